@@ -1,0 +1,312 @@
+/*
+ * alloc.c - the public allocation API: dispatch by size and by span kind.
+ *
+ * Owns: the frg_* allocation entry points, glibc's semantics for them
+ * (alignment, zero sizes, overflow, errno), misuse detection on free and
+ * realloc.  Locking: none here; each layer locks itself.  Small objects go
+ * through the per-CPU caches (percpu.h), large ones to the page heap
+ * (large.h), huge ones to their own mappings (huge.h).
+ */
+#include "frgmalloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "central.h"
+#include "huge.h"
+#include "init.h"
+#include "large.h"
+#include "override.h"
+#include "pagemap.h"
+#include "percpu.h"
+#include "purge.h"
+#include "report.h"
+#include "slab.h"
+
+#define MAX_REQUEST ((size_t)PTRDIFF_MAX)
+
+/* Word 1 of a free small object holds frg_free_key; malloc clears it. */
+FRG_INLINE void *clear_free_key(void *p) {
+    if (FRG_LIKELY(p != NULL))
+        ((uint64_t *)p)[1] = 0;
+    return p;
+}
+
+FRG_INLINE void *small_alloc(unsigned cls) { return clear_free_key(frg_cache_alloc(cls)); }
+
+static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
+    if (FRG_UNLIKELY(size > MAX_REQUEST || align > MAX_REQUEST / 2 + 1)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!frg_ensure_init())
+        return NULL;
+    if (size <= FRG_LARGE_MAX && align <= FRG_LARGE_ALIGN_MAX)
+        return frg_large_alloc(size, align, zero);
+    return frg_huge_alloc(size, align, zero);
+}
+
+FRG_API void *frg_malloc(size_t size) {
+    if (FRG_LIKELY(size <= FRG_SMALL_MAX))
+        return small_alloc(frg_size_to_class(size));
+    return big_alloc(size, FRG_QUANTUM, false);
+}
+
+/* ---- misuse checks ------------------------------------------------------- */
+
+/* Word 1 matched the free key: p may be sitting free in a cache.  Flush
+ * every cache so that all free objects are back in their slabs, then ask
+ * the slab.  Exact; slow, but valid programs almost never get here. */
+static FRG_COLD bool small_is_freed(void *p, unsigned cls) {
+    frg_percpu_drain_all(false);
+    frg_lock(&frg_central[cls].lock);
+    struct frg_span *s = frg_pagemap_lookup(p);
+    bool freed = !s || s->kind != FRG_SPAN_SLAB || !frg_slab_is_live(s, p);
+    frg_unlock(&frg_central[cls].lock);
+    return freed;
+}
+
+/* Describe why `p` (with page-map entry `s`) is not a live object start,
+ * or return NULL if it is one. */
+static const char *misuse_kind(const void *p, const struct frg_span *s) {
+    if (!s)
+        return "invalid pointer";
+    if (s == &frg_span_freed)
+        return "freed pointer";
+    if (s->kind == FRG_SPAN_SLAB) {
+        uintptr_t off = (uintptr_t)p - s->base;
+        return frg_class_obj_index(s->recip, off) * s->obj_size == off ? NULL
+                                                                       : "interior pointer";
+    }
+    return (uintptr_t)p == s->base ? NULL : "interior pointer";
+}
+
+static FRG_COLD void report(const char *op, const char *kind, const void *p) {
+    char what[64];
+    size_t n = strlen(op);
+    memcpy(what, op, n);
+    memcpy(what + n, " of ", 4);
+    strcpy(what + n + 4, kind);
+    frg_report_misuse(what, p);
+}
+
+/* ---- free ------------------------------------------------------------------ */
+
+static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
+    if (!p)
+        return;
+    const char *bad = misuse_kind(p, s);
+    if (bad) {
+        if (s == &frg_span_freed)
+            frg_report_misuse("double free", p);
+        else
+            report("free", bad, p);
+        return;
+    }
+    switch (s->kind) {
+    case FRG_SPAN_SLAB:
+        if (small_is_freed(p, s->sclass)) {
+            frg_report_misuse("double free", p);
+            return;
+        }
+        ((uint64_t *)p)[1] = frg_free_key;
+        frg_cache_free(s->sclass, p);
+        return;
+    case FRG_SPAN_LARGE:
+        frg_large_free(s);
+        return;
+    case FRG_SPAN_HUGE:
+        frg_huge_free(s);
+        return;
+    }
+}
+
+FRG_API void frg_free(void *p) {
+    struct frg_span *s = frg_pagemap_lookup(p);
+    if (FRG_LIKELY(s != NULL && s->kind == FRG_SPAN_SLAB)) {
+        uintptr_t off = (uintptr_t)p - s->base;
+        uint64_t *w = p;
+        if (FRG_LIKELY(frg_class_obj_index(s->recip, off) * s->obj_size == off &&
+                       w[1] != frg_free_key)) {
+            w[1] = frg_free_key;
+            frg_cache_free(s->sclass, p);
+            return;
+        }
+    }
+    free_slow(p, s);
+}
+
+/* ---- calloc, realloc ------------------------------------------------------- */
+
+FRG_API void *frg_calloc(size_t nmemb, size_t size) {
+    size_t total;
+    if (FRG_UNLIKELY(__builtin_mul_overflow(nmemb, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (FRG_LIKELY(total <= FRG_SMALL_MAX)) {
+        void *p = small_alloc(frg_size_to_class(total));
+        if (p)
+            memset(p, 0, total);
+        return p;
+    }
+    return big_alloc(total, FRG_QUANTUM, true);
+}
+
+static size_t usable_of(const struct frg_span *s) {
+    switch (s->kind) {
+    case FRG_SPAN_SLAB: return s->obj_size;
+    case FRG_SPAN_LARGE: return s->u.large.usable;
+    default: return s->u.huge.usable;
+    }
+}
+
+static void *realloc_move(void *p, size_t old_usable, size_t size) {
+    void *q = frg_malloc(size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old_usable < size ? old_usable : size);
+    frg_free(p);
+    return q;
+}
+
+FRG_API void *frg_realloc(void *p, size_t size) {
+    if (!p)
+        return frg_malloc(size);
+    if (size == 0) {
+        frg_free(p);
+        return NULL;
+    }
+    struct frg_span *s = frg_pagemap_lookup(p);
+    const char *bad = misuse_kind(p, s);
+    if (!bad && s->kind == FRG_SPAN_SLAB && ((uint64_t *)p)[1] == frg_free_key &&
+        small_is_freed(p, s->sclass))
+        bad = "freed pointer";
+    if (FRG_UNLIKELY(bad != NULL)) {
+        report("realloc", bad, p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (FRG_UNLIKELY(size > MAX_REQUEST)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    switch (s->kind) {
+    case FRG_SPAN_SLAB:
+        if (size <= FRG_SMALL_MAX && frg_size_to_class(size) == s->sclass)
+            return p;
+        break;
+    case FRG_SPAN_LARGE:
+        if (size > FRG_SMALL_MAX && size <= FRG_LARGE_MAX && frg_large_resize(s, size))
+            return p;
+        break;
+    case FRG_SPAN_HUGE:
+        if (size > FRG_LARGE_MAX)
+            return frg_huge_realloc(s, size);
+        break;
+    }
+    return realloc_move(p, usable_of(s), size);
+}
+
+FRG_API void *frg_reallocarray(void *p, size_t nmemb, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return frg_realloc(p, total);
+}
+
+/* ---- aligned allocation ---------------------------------------------------- */
+
+/* `align` is a power of two. */
+static void *aligned_alloc_pow2(size_t align, size_t size) {
+    if (align <= FRG_QUANTUM)
+        return frg_malloc(size);
+    if (size <= FRG_SMALL_MAX && align <= FRG_PAGE) {
+        /* Slabs start on a page, so objects of a class whose size is a
+         * multiple of `align` are all aligned. */
+        unsigned cls = frg_size_to_class(size < align ? align : size);
+        while (cls < FRG_NCLASSES && frg_class_size(cls) % align)
+            cls++;
+        if (cls < FRG_NCLASSES)
+            return small_alloc(cls);
+    }
+    return big_alloc(size ? size : 1, align, false);
+}
+
+FRG_API int frg_posix_memalign(void **memptr, size_t align, size_t size) {
+    if (!frg_is_pow2(align) || align % sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned_alloc_pow2(align, size);
+    if (!p)
+        return ENOMEM;
+    errno = saved;
+    *memptr = p;
+    return 0;
+}
+
+FRG_API void *frg_aligned_alloc(size_t align, size_t size) {
+    if (!frg_is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_alloc_pow2(align, size);
+}
+
+FRG_API void *frg_memalign(size_t align, size_t size) {
+    /* glibc: alignments that are not powers of two are rounded up. */
+    if (align > MAX_REQUEST / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!frg_is_pow2(align))
+        align = align <= 1 ? 1 : (size_t)1 << (frg_log2(align) + 1);
+    return aligned_alloc_pow2(align, size);
+}
+
+FRG_API void *frg_valloc(size_t size) { return aligned_alloc_pow2(FRG_PAGE, size); }
+
+FRG_API void *frg_pvalloc(size_t size) {
+    size_t rounded = frg_align_up(size ? size : 1, FRG_PAGE);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned_alloc_pow2(FRG_PAGE, rounded);
+}
+
+FRG_API size_t frg_malloc_usable_size(void *p) {
+    if (!p)
+        return 0;
+    struct frg_span *s = frg_pagemap_lookup(p);
+    const char *bad = misuse_kind(p, s);
+    if (bad) {
+        report("malloc_usable_size", bad, p);
+        return 0;
+    }
+    return usable_of(s);
+}
+
+/* ---- the glibc names (libfrgmalloc.so only) -------------------------------- */
+
+FRG_OVERRIDE(malloc, frg_malloc)
+FRG_OVERRIDE(free, frg_free)
+FRG_OVERRIDE(cfree, frg_free)
+FRG_OVERRIDE(calloc, frg_calloc)
+FRG_OVERRIDE(realloc, frg_realloc)
+FRG_OVERRIDE(reallocarray, frg_reallocarray)
+FRG_OVERRIDE(posix_memalign, frg_posix_memalign)
+FRG_OVERRIDE(aligned_alloc, frg_aligned_alloc)
+FRG_OVERRIDE(memalign, frg_memalign)
+FRG_OVERRIDE(valloc, frg_valloc)
+FRG_OVERRIDE(pvalloc, frg_pvalloc)
+FRG_OVERRIDE(malloc_usable_size, frg_malloc_usable_size)
+FRG_OVERRIDE(__libc_malloc, frg_malloc)
+FRG_OVERRIDE(__libc_free, frg_free)
+FRG_OVERRIDE(__libc_calloc, frg_calloc)
+FRG_OVERRIDE(__libc_realloc, frg_realloc)
+FRG_OVERRIDE(__libc_memalign, frg_memalign)
+FRG_OVERRIDE(__libc_valloc, frg_valloc)
+FRG_OVERRIDE(__libc_pvalloc, frg_pvalloc)

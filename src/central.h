@@ -1,0 +1,49 @@
+/*
+ * central.h - per-size-class lists of partially used slabs.
+ *
+ * The middle layer between the per-CPU caches and the page heap.  Objects
+ * move in batches: frg_central_alloc_batch fills a cache, frg_central_free_batch
+ * takes objects back.  Each class keeps its non-full slabs on eight lists
+ * by fullness and allocates from the fullest one, so that live objects
+ * concentrate and lightly used slabs drain, become empty, and go back to
+ * the page heap at once.  Locking: one lock per class (rank CENTRAL); at
+ * most one central lock is held at a time; the page heap is called with it
+ * held.
+ */
+#ifndef FRG_CENTRAL_H
+#define FRG_CENTRAL_H
+
+#include "lock.h"
+#include "sizeclass.h"
+#include "span.h"
+
+#define FRG_FULLNESS_BUCKETS 8
+
+struct frg_central {
+    frg_lock_t lock;
+    struct frg_span *partial[FRG_FULLNESS_BUCKETS];
+    uint32_t nonempty; /* bit b set: partial[b] is not empty */
+    size_t nslabs;     /* slabs of this class */
+    size_t objs_out;   /* objects outside their slabs (live or cached) */
+    uint64_t nmalloc;  /* objects taken out of slabs, ever */
+    uint64_t nfree;    /* objects put back into slabs, ever */
+    uint64_t slabs_created, slabs_released;
+} FRG_ALIGNED(FRG_CACHELINE);
+
+FRG_HIDDEN extern struct frg_central frg_central[FRG_NCLASSES];
+
+/* Up to n objects of class cls into out[]; returns how many (0 means the
+ * page heap is out of memory, errno = ENOMEM). */
+FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n);
+/* Return n objects of class cls.  Pointers that are not live objects of
+ * that class are reported as misuse and skipped. */
+FRG_HIDDEN void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
+
+/* Debug: lists, counts and every slab of every class are consistent. */
+FRG_HIDDEN bool frg_central_validate(void);
+
+FRG_HIDDEN void frg_central_lock_all(void);
+FRG_HIDDEN void frg_central_unlock_all(void);
+FRG_HIDDEN void frg_central_reinit_locks(void);
+
+#endif

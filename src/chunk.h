@@ -1,0 +1,40 @@
+/*
+ * chunk.h - a 4 MiB, 4 MiB-aligned mapping carved into page runs.
+ *
+ * The page heap owns chunks.  Each chunk's descriptor lives out of band and
+ * records, one bit per page, which pages belong to a span (`used`) and
+ * which free pages may still be resident because they were used since their
+ * last purge (`dirty`).  A free run is simply a stretch of clear `used`
+ * bits, so neighbouring free runs coalesce by construction.  All fields are
+ * protected by the page-heap lock.
+ */
+#ifndef FRG_CHUNK_H
+#define FRG_CHUNK_H
+
+#include "os.h"
+
+#define FRG_CHUNK_SHIFT 22
+#define FRG_CHUNK_SIZE ((size_t)1 << FRG_CHUNK_SHIFT)
+#define FRG_CHUNK_PAGES (FRG_CHUNK_SIZE / FRG_PAGE)
+#define FRG_CHUNK_WORDS (FRG_CHUNK_PAGES / 64)
+#define FRG_CHUNK_BUCKETS 11 /* by floor(log2(longest free run)): 1 .. 1024 pages */
+#define FRG_CHUNK_UNLISTED 0xff
+
+struct frg_chunk {
+    uintptr_t base;
+    uint64_t used[FRG_CHUNK_WORDS];
+    uint64_t dirty[FRG_CHUNK_WORDS];
+    uint32_t nfree;        /* pages not used */
+    uint32_t ndirty;       /* free pages that may be resident */
+    uint32_t longest;      /* longest free run, in pages */
+    uint32_t longest_start; /* where that run starts */
+    uint32_t purging;      /* pages detached for madvise (marked used) */
+    uint8_t bucket;        /* by-longest list it is on */
+    bool on_dirty_list;
+    uint64_t dirty_ns;     /* when it last gained dirty pages */
+    struct frg_chunk *next, *prev;   /* by-longest bucket list */
+    struct frg_chunk *dnext, *dprev; /* dirty list, most recently dirtied first */
+    struct frg_chunk *anext, *aprev; /* all chunks */
+};
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * huge.c - huge objects in their own mappings, and the cache of freed ones.
+ *
+ * Owns: huge span descriptors, the huge cache list, huge counters.
+ * Locking: huge_lock (rank HUGE) guards the cache list and counters.  System
+ * calls are made without it; a span taken off the cache belongs to the
+ * caller alone.
+ */
+#include "huge.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "meta.h"
+#include "options.h"
+#include "os.h"
+#include "pagemap.h"
+#include "purge.h"
+
+static frg_lock_t huge_lock = FRG_LOCK_INIT(FRG_RANK_HUGE);
+static struct frg_span *cache_head, *cache_tail; /* most recently freed first */
+static struct frg_huge_stats hs;
+
+static void cache_unlink(struct frg_span *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        cache_head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        cache_tail = s->prev;
+    s->next = s->prev = NULL;
+    hs.cached--;
+    hs.cached_bytes -= s->u.huge.map_size;
+}
+
+/* Unmap a huge mapping; `registered`: its first page is in the page map. */
+static void destroy(struct frg_span *s, bool registered) {
+    if (registered)
+        frg_pagemap_set(s->base, 1, NULL);
+    frg_os_unmap((void *)s->base, s->u.huge.map_size);
+    frg_pool_free(&frg_span_pool, s);
+}
+
+/* Take the best cached mapping for `size`: the smallest that fits, else the
+ * largest (to be grown by mremap, keeping its resident pages). */
+static struct frg_span *cache_take(size_t size) {
+    struct frg_span *best = NULL, *largest = NULL;
+    for (struct frg_span *s = cache_head; s; s = s->next) {
+        size_t m = s->u.huge.map_size;
+        if (m >= size && (!best || m < best->u.huge.map_size))
+            best = s;
+        if (!largest || m > largest->u.huge.map_size)
+            largest = s;
+    }
+    struct frg_span *s = best ? best : largest;
+    if (s) {
+        cache_unlink(s);
+        hs.cache_hits++;
+    }
+    return s;
+}
+
+static bool publish(struct frg_span *s, size_t usable) {
+    if (!frg_pagemap_ensure(s->base, FRG_PAGE))
+        return false;
+    s->kind = FRG_SPAN_HUGE;
+    s->u.huge.usable = usable;
+    s->npages = (uint32_t)(usable / FRG_PAGE > UINT32_MAX ? UINT32_MAX : usable / FRG_PAGE);
+    frg_lock(&huge_lock);
+    hs.live++;
+    hs.live_usable += usable;
+    hs.live_mapped += s->u.huge.map_size;
+    hs.nmalloc++;
+    frg_unlock(&huge_lock);
+    frg_pagemap_set(s->base, 1, s);
+    return true;
+}
+
+void *frg_huge_alloc(size_t size, size_t align, bool zero) {
+    size_t usable = frg_align_up(size, FRG_PAGE);
+    if (usable < size || usable > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct frg_span *s = NULL;
+    if (align <= FRG_PAGE) {
+        frg_lock(&huge_lock);
+        s = cache_take(usable);
+        frg_unlock(&huge_lock);
+    }
+    if (s && s->u.huge.map_size / 2 > usable) {
+        /* far bigger than needed: give the surplus back */
+        frg_os_trim_tail((void *)s->base, s->u.huge.map_size, usable);
+        s->u.huge.map_size = usable;
+    }
+    if (s && s->u.huge.map_size < usable) {
+        void *q = frg_os_remap((void *)s->base, s->u.huge.map_size, usable);
+        if (q) {
+            if ((uintptr_t)q != s->base)
+                frg_pagemap_set(s->base, 1, NULL);
+            s->base = (uintptr_t)q;
+            s->u.huge.map_size = usable;
+        } else {
+            destroy(s, true);
+            s = NULL;
+        }
+    }
+    if (s) {
+        if (zero)
+            memset((void *)s->base, 0, usable);
+    } else {
+        s = frg_pool_alloc(&frg_span_pool);
+        if (!s) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        void *p = frg_os_map_aligned(usable, align, FRG_MAP_HUGE);
+        if (!p) {
+            frg_pool_free(&frg_span_pool, s);
+            errno = ENOMEM;
+            return NULL;
+        }
+        s->base = (uintptr_t)p;
+        s->u.huge.map_size = usable;
+    }
+    if (!publish(s, usable)) {
+        destroy(s, false);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return (void *)s->base;
+}
+
+static void trim_cache_locked(struct frg_span **victims, size_t *nvictims, size_t max) {
+    while (cache_tail && hs.cached_bytes > frg_opt.huge_cache_max && *nvictims < max) {
+        struct frg_span *v = cache_tail;
+        cache_unlink(v);
+        victims[(*nvictims)++] = v;
+    }
+}
+
+void frg_huge_free(struct frg_span *s) {
+    frg_pagemap_set(s->base, 1, &frg_span_freed);
+    struct frg_span *victims[8];
+    size_t nvictims = 0;
+    frg_lock(&huge_lock);
+    hs.live--;
+    hs.live_usable -= s->u.huge.usable;
+    hs.live_mapped -= s->u.huge.map_size;
+    hs.nfree++;
+    if (s->u.huge.map_size <= frg_opt.huge_cache_max) {
+        s->u.huge.freed_ns = frg_os_now_ns();
+        s->prev = NULL;
+        s->next = cache_head;
+        if (cache_head)
+            cache_head->prev = s;
+        else
+            cache_tail = s;
+        cache_head = s;
+        hs.cached++;
+        hs.cached_bytes += s->u.huge.map_size;
+        s = NULL;
+        trim_cache_locked(victims, &nvictims, FRG_ARRAY_LEN(victims));
+    }
+    frg_unlock(&huge_lock);
+    frg_purge_notify();
+    if (s)
+        destroy(s, true);
+    for (size_t i = 0; i < nvictims; i++)
+        destroy(victims[i], true);
+}
+
+void *frg_huge_realloc(struct frg_span *s, size_t size) {
+    size_t usable = frg_align_up(size, FRG_PAGE);
+    if (usable < size || usable > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t old_usable = s->u.huge.usable, old_map = s->u.huge.map_size;
+    size_t new_map = old_map;
+    uintptr_t old_base = s->base;
+    if (usable > old_map) {
+        if (!frg_pagemap_ensure(old_base, FRG_PAGE))
+            return NULL;
+        void *q = frg_os_remap((void *)old_base, old_map, usable);
+        if (!q)
+            return NULL;
+        if (!frg_pagemap_ensure((uintptr_t)q, FRG_PAGE)) {
+            /* cannot register the new address: move it back */
+            void *back = frg_os_remap(q, usable, old_map);
+            if (back)
+                s->base = (uintptr_t)back;
+            return NULL;
+        }
+        new_map = usable;
+        s->base = (uintptr_t)q;
+    } else if (usable <= old_map / 2) {
+        /* shrinking a lot: give the tail back now */
+        frg_os_trim_tail((void *)old_base, old_map, usable);
+        new_map = usable;
+    }
+    if (s->base != old_base) {
+        frg_pagemap_set(old_base, 1, NULL);
+        frg_pagemap_set(s->base, 1, s);
+    }
+    s->u.huge.map_size = new_map;
+    s->u.huge.usable = usable;
+    s->npages = (uint32_t)(usable / FRG_PAGE > UINT32_MAX ? UINT32_MAX : usable / FRG_PAGE);
+    frg_lock(&huge_lock);
+    hs.live_usable += usable - old_usable;
+    hs.live_mapped += new_map - old_map;
+    frg_unlock(&huge_lock);
+    return (void *)s->base;
+}
+
+size_t frg_huge_purge(uint64_t freed_before_ns) {
+    size_t bytes = 0;
+    for (;;) {
+        struct frg_span *victims[16];
+        size_t n = 0;
+        frg_lock(&huge_lock);
+        while (cache_tail && cache_tail->u.huge.freed_ns < freed_before_ns &&
+               n < FRG_ARRAY_LEN(victims)) {
+            struct frg_span *v = cache_tail;
+            cache_unlink(v);
+            victims[n++] = v;
+        }
+        frg_unlock(&huge_lock);
+        if (!n)
+            return bytes;
+        for (size_t i = 0; i < n; i++) {
+            bytes += victims[i]->u.huge.map_size;
+            destroy(victims[i], true);
+        }
+    }
+}
+
+void frg_huge_stats(struct frg_huge_stats *out) {
+    frg_lock(&huge_lock);
+    *out = hs;
+    frg_unlock(&huge_lock);
+}
+
+void frg_huge_lock_all(void) { frg_lock(&huge_lock); }
+void frg_huge_unlock_all(void) { frg_unlock(&huge_lock); }
+void frg_huge_reinit_locks(void) { frg_lock_reinit(&huge_lock); }

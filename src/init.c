@@ -1,0 +1,129 @@
+/*
+ * init.c - lazy initialisation, fork handlers, exit hook.
+ *
+ * Owns: frg_init_state, frg_free_key, the order in which layers start, and
+ * the fork protocol.  Locking: initialisation is serialised by the state
+ * word (the first caller runs it, others wait); the fork handlers take all
+ * allocator locks in rank order (purger, CPU, central, huge, page heap,
+ * meta) so the child inherits a consistent heap.
+ */
+#define _GNU_SOURCE
+#include "init.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "central.h"
+#include "huge.h"
+#include "meta.h"
+#include "options.h"
+#include "os.h"
+#include "pageheap.h"
+#include "pagemap.h"
+#include "percpu.h"
+#include "purge.h"
+#include "report.h"
+#include "stats.h"
+
+int frg_init_state = FRG_INIT_NONE;
+uint64_t frg_free_key = 0x9e3779b97f4a7c15ull;
+static pid_t init_tid;
+
+#ifdef FRG_DEBUG
+FRG_HIDDEN extern int frg_lock_order_relaxed;
+#define RELAX_LOCK_ORDER(v) (frg_lock_order_relaxed = (v))
+#else
+#define RELAX_LOCK_ORDER(v) ((void)0)
+#endif
+
+static void fork_prepare(void) {
+    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+        return;
+    RELAX_LOCK_ORDER(1);
+    frg_purge_lock_all();
+    frg_percpu_lock_all();
+    frg_central_lock_all();
+    frg_huge_lock_all();
+    frg_pageheap_lock_all();
+    frg_pagemap_lock();
+    frg_meta_lock_all();
+}
+
+static void fork_parent(void) {
+    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+        return;
+    frg_meta_unlock_all();
+    frg_pagemap_unlock();
+    frg_pageheap_unlock_all();
+    frg_huge_unlock_all();
+    frg_central_unlock_all();
+    frg_percpu_unlock_all();
+    frg_purge_unlock_all();
+    RELAX_LOCK_ORDER(0);
+}
+
+static void fork_child(void) {
+    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+        return;
+    frg_meta_reinit_locks();
+    frg_pagemap_reinit_lock();
+    frg_pageheap_reinit_locks();
+    frg_huge_reinit_locks();
+    frg_central_reinit_locks();
+    frg_percpu_after_fork_child();
+    frg_purge_after_fork_child();
+    frg_stats_after_fork_child();
+    RELAX_LOCK_ORDER(0);
+}
+
+static void init_free_key(void) {
+    const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+    uint64_t k = 0;
+    if (r)
+        for (int i = 0; i < 8; i++)
+            k = (k << 8) | r[8 + i]; /* bytes 0-7 are glibc's stack guard */
+    k ^= (uint64_t)(uintptr_t)&frg_init_state * 0x9e3779b97f4a7c15ull;
+    frg_free_key = k | 1; /* never 0: a zeroed object must not match */
+}
+
+static void run_init(void) {
+    if (frg_os_page_size() != FRG_PAGE)
+        frg_fatal("page size %zu is not supported (built for %zu)", frg_os_page_size(),
+                  FRG_PAGE);
+    frg_options_init();
+    init_free_key();
+    frg_pageheap_init();
+    frg_percpu_init();
+}
+
+bool frg_init_slow(void) {
+    int expected = FRG_INIT_NONE;
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    if (__atomic_compare_exchange_n(&frg_init_state, &expected, FRG_INIT_RUNNING, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        init_tid = me;
+        run_init();
+        __atomic_store_n(&frg_init_state, FRG_INIT_DONE, __ATOMIC_RELEASE);
+        /* Safe now that the allocator is ready: these may call malloc. */
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        frg_stats_after_init();
+        return true;
+    }
+    while (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE) {
+        if (init_tid == me)
+            frg_fatal("malloc called recursively during initialisation");
+        sched_yield();
+    }
+    return true;
+}
+
+/* Runs when the library is loaded (preloaded or dlopen'd): initialise
+ * eagerly and start the purger thread.  Allocation may already have
+ * happened (the loader calls malloc first); both steps are idempotent. */
+__attribute__((constructor)) static void frg_on_load(void) {
+    frg_ensure_init();
+    frg_purge_start();
+}

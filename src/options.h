@@ -1,0 +1,83 @@
+/*
+ * options.h - run-time options, declared once.
+ *
+ * FRG_OPTION_LIST is the single list of options: their names, types,
+ * defaults, bounds and one-line documentation.  options.c builds the parser
+ * and the `opt.<name>` mallctl entries from it; docs/options.md describes
+ * the same list.  Values are read at initialisation from, in order (later
+ * wins): the compiled-in default string (configure
+ * --with-default-options), the program's global `frg_malloc_conf`, and the
+ * FRGMALLOC_CONF environment variable, each "key:value,key:value".
+ */
+#ifndef FRG_OPTIONS_H
+#define FRG_OPTIONS_H
+
+#include "util.h"
+
+enum frg_opt_type { FRG_OPT_BOOL, FRG_OPT_SIZE, FRG_OPT_UINT, FRG_OPT_ENUM };
+
+enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
+enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
+enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
+
+/* X(name, type, field, default, min, max, enum values, doc) */
+#define FRG_OPTION_LIST(X)                                                              \
+    X(misuse, FRG_OPT_ENUM, misuse, FRG_MISUSE_ABORT, 0, 1, "abort|report",             \
+      "what to do on a double or invalid free: abort, or report and ignore the call")   \
+    X(purge, FRG_OPT_ENUM, purge, FRG_PURGE_DONTNEED, 0, 1, "dontneed|free",            \
+      "how pages are returned: MADV_DONTNEED (RSS drops at once) or MADV_FREE")         \
+    X(dirty_min, FRG_OPT_SIZE, dirty_min, 4u << 20, 0, (size_t)1 << 40, NULL,          \
+      "freed pages kept resident for reuse before purging at once, in bytes")           \
+    X(dirty_ratio, FRG_OPT_UINT, dirty_ratio, 25, 0, 100, NULL,                         \
+      "...or this percentage of the pages in use, when that is more")                  \
+    X(decay_ms, FRG_OPT_UINT, decay_ms, 500, 0, 3600000, NULL,                          \
+      "idle time after which kept pages and cached objects go back to the OS")          \
+    X(background, FRG_OPT_BOOL, background, 1, 0, 1, NULL,                              \
+      "run a purger thread so an idle process also returns memory")                     \
+    X(retain_max, FRG_OPT_SIZE, retain_max, 64u << 20, 0, (size_t)1 << 40, NULL,       \
+      "bytes of wholly free chunks kept mapped (already purged) before unmapping")      \
+    X(huge_cache_max, FRG_OPT_SIZE, huge_cache_max, 256u << 20, 0, (size_t)1 << 40,     \
+      NULL, "bytes of freed huge mappings kept for reuse until they decay")            \
+    X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
+      "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
+    X(cache_max, FRG_OPT_SIZE, cache_max, 1u << 20, 0, 64u << 20, NULL,                 \
+      "bytes of free objects each CPU's cache may hold")                                \
+    X(stats_print, FRG_OPT_BOOL, stats_print, 0, 0, 1, NULL,                            \
+      "print statistics on stderr at exit")                                             \
+    X(stats_json, FRG_OPT_BOOL, stats_json, 0, 0, 1, NULL,                              \
+      "print the exit statistics as JSON instead of text")                              \
+    X(publish, FRG_OPT_BOOL, publish, 1, 0, 1, NULL,                                    \
+      "publish live stats in /dev/shm for frgmalloc-stat")                              \
+    X(fault_mmap, FRG_OPT_UINT, fault_mmap, 0, 0, UINT64_MAX, NULL,                     \
+      "testing: make the Nth mmap fail (0 = never)")                                    \
+    X(fault_madvise, FRG_OPT_UINT, fault_madvise, 0, 0, UINT64_MAX, NULL,               \
+      "testing: make the Nth madvise fail (0 = never)")
+
+struct frg_options {
+#define FRG_OPT_FIELD(name, type, field, def, min, max, values, doc) uint64_t field;
+    FRG_OPTION_LIST(FRG_OPT_FIELD)
+#undef FRG_OPT_FIELD
+};
+
+FRG_HIDDEN extern struct frg_options frg_opt;
+
+struct frg_option_desc {
+    const char *name;
+    enum frg_opt_type type;
+    uint64_t *value;
+    uint64_t def, min, max;
+    const char *values; /* "a|b|c" for enums */
+    const char *doc;
+};
+FRG_HIDDEN extern const struct frg_option_desc frg_option_table[];
+FRG_HIDDEN extern const unsigned frg_option_count;
+
+/* Read all option sources; called once from initialisation. */
+FRG_HIDDEN void frg_options_init(void);
+/* Apply one "k:v,k:v" string; `origin` names the source in warnings. */
+FRG_HIDDEN void frg_options_parse(const char *conf, const char *origin);
+/* Name of an enum option's current value ("abort"), for printing. */
+FRG_HIDDEN size_t frg_option_enum_name(const struct frg_option_desc *d, uint64_t v,
+                                       char *buf, size_t size);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * os.h - the written contract between the allocator and the kernel.
+ *
+ * Every operating-system primitive the allocator uses is declared here and
+ * implemented in os_linux.c, the only file that includes <sys/mman.h>.
+ * All functions are thread-safe and allocate nothing.  Failures return
+ * NULL/false and leave errno = ENOMEM for the caller to pass on.
+ */
+#ifndef FRG_OS_H
+#define FRG_OS_H
+
+#include "util.h"
+
+#define FRG_PAGE_SHIFT 12
+#define FRG_PAGE ((size_t)1 << FRG_PAGE_SHIFT)
+
+/* What a mapping is for; used to name it in /proc/PID/smaps. */
+enum frg_map_kind { FRG_MAP_HEAP, FRG_MAP_HUGE, FRG_MAP_META, FRG_MAP_KINDS };
+
+/* Anonymous read-write memory, page aligned, zero filled. */
+FRG_HIDDEN void *frg_os_map(size_t size, enum frg_map_kind kind);
+/* Same, aligned to `align` (a power of two >= page). */
+FRG_HIDDEN void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind);
+/* A large zero-filled region whose pages are only committed when touched
+ * (MAP_NORESERVE); for sparse tables. */
+FRG_HIDDEN void *frg_os_reserve(size_t size);
+FRG_HIDDEN void frg_os_unmap(void *p, size_t size);
+/* Give the pages back: afterwards they read as zero and are not resident
+ * (MADV_DONTNEED; MADV_FREE when the `purge` option says so). */
+FRG_HIDDEN bool frg_os_purge(void *p, size_t size);
+/* Move or resize a mapping, keeping its contents (mremap MAYMOVE). */
+FRG_HIDDEN void *frg_os_remap(void *p, size_t old_size, size_t new_size);
+/* Shrink a mapping in place: unmap its tail. */
+FRG_HIDDEN void frg_os_trim_tail(void *p, size_t old_size, size_t new_size);
+
+FRG_HIDDEN size_t frg_os_page_size(void);
+/* Number of CPU ids the kernel may ever report (from .../cpu/possible). */
+FRG_HIDDEN unsigned frg_os_possible_cpus(void);
+FRG_HIDDEN uint64_t frg_os_now_ns(void);
+/* Value of an environment variable without calling getenv's callers'
+ * machinery; safe before libc finished initialising. */
+FRG_HIDDEN const char *frg_os_getenv(const char *name);
+
+/* Counters kept by the OS layer (read by stats). */
+struct frg_os_counters {
+    uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
+    uint64_t purged_bytes;  /* bytes passed to madvise */
+    uint64_t mapped_bytes;  /* currently mapped by frg_os_map* (not reserve) */
+    uint64_t map_failures;
+};
+FRG_HIDDEN extern struct frg_os_counters frg_os_counters;
+
+/* Fault injection for tests: fail the Nth future mmap / madvise (1 = next).
+ * 0 disables.  Set from the `fault_mmap` / `fault_madvise` options. */
+FRG_HIDDEN void frg_os_inject_faults(uint64_t nth_mmap, uint64_t nth_madvise);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * os_linux.c - the Linux implementation of os.h.
+ *
+ * Owns: every mmap, munmap, mremap, madvise and prctl the library makes, the
+ * counters of those calls, the fault-injection hook, CPU counting and
+ * environment lookup.  The only file that includes <sys/mman.h>.
+ * Locking: none; counters are atomics, the rest is stateless syscalls.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "options.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#endif
+#ifndef PR_SET_VMA_ANON_NAME
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+struct frg_os_counters frg_os_counters;
+
+static uint64_t fault_mmap_countdown, fault_madvise_countdown;
+static int naming_works = 1; /* cleared the first time the kernel refuses */
+
+#define COUNT(field, n) __atomic_fetch_add(&frg_os_counters.field, (n), __ATOMIC_RELAXED)
+
+void frg_os_inject_faults(uint64_t nth_mmap, uint64_t nth_madvise) {
+    __atomic_store_n(&fault_mmap_countdown, nth_mmap, __ATOMIC_RELAXED);
+    __atomic_store_n(&fault_madvise_countdown, nth_madvise, __ATOMIC_RELAXED);
+}
+
+/* True when the fault countdown says this call must fail. */
+static bool injected_fault(uint64_t *countdown) {
+    uint64_t c = __atomic_load_n(countdown, __ATOMIC_RELAXED);
+    while (c) {
+        if (__atomic_compare_exchange_n(countdown, &c, c - 1, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return c == 1;
+    }
+    return false;
+}
+
+static void name_mapping(void *p, size_t size, enum frg_map_kind kind) {
+    static const char *const names[FRG_MAP_KINDS] = {"frgmalloc-heap", "frgmalloc-huge",
+                                                     "frgmalloc-meta"};
+    if (!__atomic_load_n(&naming_works, __ATOMIC_RELAXED))
+        return;
+    int saved = errno;
+    if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, size,
+              (unsigned long)names[kind]) != 0)
+        __atomic_store_n(&naming_works, 0, __ATOMIC_RELAXED);
+    errno = saved;
+}
+
+static void *raw_map(void *hint, size_t size) {
+    if (injected_fault(&fault_mmap_countdown)) {
+        COUNT(map_failures, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    COUNT(mmap_calls, 1);
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        COUNT(map_failures, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    COUNT(mapped_bytes, size);
+    return p;
+}
+
+static void raw_unmap(void *p, size_t size) {
+    if (!size)
+        return;
+    int saved = errno; /* free() must keep errno */
+    COUNT(munmap_calls, 1);
+    munmap(p, size);
+    errno = saved;
+    __atomic_fetch_sub(&frg_os_counters.mapped_bytes, size, __ATOMIC_RELAXED);
+}
+
+void *frg_os_map(size_t size, enum frg_map_kind kind) {
+    void *p = raw_map(NULL, size);
+    if (p)
+        name_mapping(p, size, kind);
+    return p;
+}
+
+void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind) {
+    static uintptr_t next_hint; /* keeps our chunks together and aligned */
+    if (align <= FRG_PAGE)
+        return frg_os_map(size, kind);
+    uintptr_t hint = __atomic_load_n(&next_hint, __ATOMIC_RELAXED);
+    if (hint) {
+        void *p = raw_map((void *)hint, size);
+        if (!p)
+            return NULL;
+        if (((uintptr_t)p & (align - 1)) == 0) {
+            __atomic_store_n(&next_hint, (uintptr_t)p + size, __ATOMIC_RELAXED);
+            name_mapping(p, size, kind);
+            return p;
+        }
+        raw_unmap(p, size);
+    }
+    /* Over-map and cut the misaligned head and the excess tail. */
+    if (size + align < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *raw = raw_map(NULL, size + align);
+    if (!raw)
+        return NULL;
+    uintptr_t start = frg_align_up((uintptr_t)raw, align);
+    size_t head = start - (uintptr_t)raw;
+    raw_unmap(raw, head);
+    raw_unmap((char *)start + size, align - head);
+    __atomic_store_n(&next_hint, start + size, __ATOMIC_RELAXED);
+    name_mapping((void *)start, size, kind);
+    return (void *)start;
+}
+
+void *frg_os_reserve(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    name_mapping(p, size, FRG_MAP_META);
+    return p;
+}
+
+void frg_os_unmap(void *p, size_t size) { raw_unmap(p, size); }
+
+bool frg_os_purge(void *p, size_t size) {
+    if (!size)
+        return true;
+    if (injected_fault(&fault_madvise_countdown))
+        return false;
+    COUNT(madvise_calls, 1);
+    int advice = frg_opt.purge == FRG_PURGE_FREE ? MADV_FREE : MADV_DONTNEED;
+    int saved = errno;
+    int rc = madvise(p, size, advice);
+    errno = saved;
+    if (rc != 0)
+        return false;
+    COUNT(purged_bytes, size);
+    return true;
+}
+
+void *frg_os_remap(void *p, size_t old_size, size_t new_size) {
+    if (injected_fault(&fault_mmap_countdown)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    COUNT(mremap_calls, 1);
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (new_size > old_size)
+        COUNT(mapped_bytes, new_size - old_size);
+    else
+        __atomic_fetch_sub(&frg_os_counters.mapped_bytes, old_size - new_size,
+                           __ATOMIC_RELAXED);
+    return q;
+}
+
+void frg_os_trim_tail(void *p, size_t old_size, size_t new_size) {
+    raw_unmap((char *)p + new_size, old_size - new_size);
+}
+
+size_t frg_os_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+/* Parse "0-3,5,7-8" and return the highest id + 1. */
+static unsigned parse_cpu_list(const char *s) {
+    unsigned max = 0, cur = 0;
+    bool have = false;
+    for (;; s++) {
+        if (*s >= '0' && *s <= '9') {
+            cur = cur * 10 + (unsigned)(*s - '0');
+            have = true;
+        } else {
+            if (have && cur + 1 > max)
+                max = cur + 1;
+            cur = 0;
+            have = false;
+            if (!*s || *s == '\n')
+                break;
+        }
+    }
+    return max;
+}
+
+unsigned frg_os_possible_cpus(void) {
+    char buf[256];
+    unsigned n = 0;
+    int saved = errno;
+    int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r > 0) {
+            buf[r] = '\0';
+            n = parse_cpu_list(buf);
+        }
+    }
+    if (n == 0)
+        n = 1024; /* /sys unreadable: assume the kernel's largest common
+                     limit; per-CPU regions are reserved, not committed */
+    errno = saved;
+    return n;
+}
+
+uint64_t frg_os_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+extern char **environ;
+
+const char *frg_os_getenv(const char *name) {
+    size_t n = strlen(name);
+    char **env = environ;
+    if (!env)
+        return NULL;
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}

@@ -1,0 +1,543 @@
+/*
+ * pageheap.c - chunks, page runs, dirty-page accounting and page purging.
+ *
+ * Owns: every chunk and its descriptor, the by-longest-run bucket lists,
+ * the dirty list, the page-map entries of slab and large spans.
+ * Locking: heap.lock (rank PAGEHEAP) guards all of it.  madvise runs with
+ * the lock released: the runs being purged are first marked used so no one
+ * can allocate them, and given back as clean free pages afterwards.
+ */
+#include "pageheap.h"
+
+#include <errno.h>
+
+#include "bitmap.h"
+#include "meta.h"
+#include "options.h"
+#include "pagemap.h"
+#include "purge.h"
+#include "report.h"
+
+static struct {
+    frg_lock_t lock;
+    struct frg_chunk *bucket[FRG_CHUNK_BUCKETS];
+    struct frg_chunk *dirty_head, *dirty_tail;
+    struct frg_chunk *all;
+    size_t nchunks, used_pages, dirty_pages, free_pages, empty_chunks, unmapped;
+    size_t purging_pages; /* detached for madvise right now */
+    bool eager_purging;   /* a free() is purging over-budget pages */
+} heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP)};
+
+struct frg_span frg_span_freed;
+
+bool frg_pageheap_init(void) { return true; }
+
+/* ---- list maintenance ------------------------------------------------ */
+
+/* Longest free run of c and where it starts. */
+static unsigned longest_run(const struct frg_chunk *c, unsigned *start) {
+    unsigned best = 0;
+    size_t i = 0;
+    *start = 0;
+    while (i < FRG_CHUNK_PAGES) {
+        size_t s = frg_bm_find(c->used, FRG_CHUNK_PAGES, i, 0);
+        if (s >= FRG_CHUNK_PAGES)
+            break;
+        size_t e = frg_bm_find(c->used, FRG_CHUNK_PAGES, s, 1);
+        if (e - s > best) {
+            best = (unsigned)(e - s);
+            *start = (unsigned)s;
+        }
+        i = e;
+    }
+    return best;
+}
+
+/* Start of the free run that ends just before page `end` (exclusive). */
+static size_t run_start_before(const struct frg_chunk *c, size_t end) {
+    while (end > 0 && !frg_bm_get(c->used, end - 1)) {
+        size_t w = (end - 1) / 64;
+        uint64_t below = end % 64 ? c->used[w] & ((1ull << (end % 64)) - 1) : c->used[w];
+        if (below)
+            return w * 64 + 64 - frg_clz64(below);
+        end = w * 64;
+    }
+    return end;
+}
+
+static void bucket_unlink(struct frg_chunk *c) {
+    if (c->bucket == FRG_CHUNK_UNLISTED)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        heap.bucket[c->bucket] = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    c->bucket = FRG_CHUNK_UNLISTED;
+}
+
+/* Move the chunk to the bucket of its longest free run. */
+static void chunk_relist(struct frg_chunk *c) {
+    unsigned b = c->longest ? frg_log2(c->longest) : FRG_CHUNK_UNLISTED;
+    if (b == c->bucket)
+        return;
+    bucket_unlink(c);
+    if (b == FRG_CHUNK_UNLISTED)
+        return;
+    c->bucket = (uint8_t)b;
+    c->next = heap.bucket[b];
+    c->prev = NULL;
+    if (c->next)
+        c->next->prev = c;
+    heap.bucket[b] = c;
+}
+
+static void dirty_unlink(struct frg_chunk *c) {
+    if (!c->on_dirty_list)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        heap.dirty_head = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    else
+        heap.dirty_tail = c->dprev;
+    c->dnext = c->dprev = NULL;
+    c->on_dirty_list = false;
+}
+
+static void dirty_push_front(struct frg_chunk *c, uint64_t now) {
+    dirty_unlink(c);
+    c->dirty_ns = now;
+    c->dnext = heap.dirty_head;
+    c->dprev = NULL;
+    if (c->dnext)
+        c->dnext->dprev = c;
+    else
+        heap.dirty_tail = c;
+    heap.dirty_head = c;
+    c->on_dirty_list = true;
+}
+
+/* ---- chunks ------------------------------------------------------------ */
+
+static struct frg_chunk *chunk_new(void) {
+    struct frg_chunk *c = frg_pool_alloc(&frg_chunk_pool);
+    if (!c)
+        return NULL;
+    void *base = frg_os_map_aligned(FRG_CHUNK_SIZE, FRG_CHUNK_SIZE, FRG_MAP_HEAP);
+    if (!base || !frg_pagemap_ensure((uintptr_t)base, FRG_CHUNK_SIZE)) {
+        if (base)
+            frg_os_unmap(base, FRG_CHUNK_SIZE);
+        frg_pool_free(&frg_chunk_pool, c);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->base = (uintptr_t)base;
+    c->nfree = FRG_CHUNK_PAGES;
+    c->longest = FRG_CHUNK_PAGES;
+    c->longest_start = 0;
+    c->bucket = FRG_CHUNK_UNLISTED;
+    c->anext = heap.all;
+    if (heap.all)
+        heap.all->aprev = c;
+    heap.all = c;
+    heap.nchunks++;
+    heap.free_pages += FRG_CHUNK_PAGES;
+    heap.empty_chunks++;
+    chunk_relist(c);
+    return c;
+}
+
+static void chunk_unmap(struct frg_chunk *c) {
+    bucket_unlink(c);
+    dirty_unlink(c);
+    if (c->aprev)
+        c->aprev->anext = c->anext;
+    else
+        heap.all = c->anext;
+    if (c->anext)
+        c->anext->aprev = c->aprev;
+    heap.nchunks--;
+    heap.free_pages -= FRG_CHUNK_PAGES;
+    heap.dirty_pages -= c->ndirty;
+    heap.empty_chunks--;
+    heap.unmapped++;
+    frg_pagemap_set(c->base, FRG_CHUNK_PAGES, NULL);
+    frg_os_unmap((void *)c->base, FRG_CHUNK_SIZE);
+    frg_pool_free(&frg_chunk_pool, c);
+}
+
+/* ---- page accounting ----------------------------------------------------- */
+
+/* Keep c->longest exact: taking pages only shortens the longest run if
+ * they overlap it; giving pages may create a longer one around them. */
+static void longest_after_take(struct frg_chunk *c, size_t first, size_t n) {
+    if (first < (size_t)c->longest_start + c->longest && c->longest_start < first + n) {
+        unsigned start;
+        c->longest = c->nfree ? longest_run(c, &start) : 0;
+        c->longest_start = c->longest ? start : 0;
+    }
+}
+
+static void longest_after_give(struct frg_chunk *c, size_t first, size_t n) {
+    size_t s = run_start_before(c, first);
+    size_t e = frg_bm_find(c->used, FRG_CHUNK_PAGES, first + n, 1);
+    if (e - s > c->longest) {
+        c->longest = (uint32_t)(e - s);
+        c->longest_start = (uint32_t)s;
+    }
+}
+
+/* Mark [first, first+n) used; returns how many of them were dirty.  The
+ * caller accounts the pages as used or as being purged. */
+static size_t take_pages(struct frg_chunk *c, size_t first, size_t n) {
+    if (c->nfree == FRG_CHUNK_PAGES)
+        heap.empty_chunks--;
+    size_t d = c->ndirty ? frg_bm_count(c->dirty, first, n) : 0;
+    frg_bm_fill(c->used, first, n, 1);
+    if (d) {
+        frg_bm_fill(c->dirty, first, n, 0);
+        c->ndirty -= (uint32_t)d;
+        heap.dirty_pages -= d;
+        if (!c->ndirty)
+            dirty_unlink(c);
+    }
+    c->nfree -= (uint32_t)n;
+    heap.free_pages -= n;
+    longest_after_take(c, first, n);
+    chunk_relist(c);
+    return d;
+}
+
+/* Mark [first, first+n) free; dirty (resident, to be purged) or clean. */
+static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) {
+    frg_bm_fill(c->used, first, n, 0);
+    if (dirty) {
+        frg_bm_fill(c->dirty, first, n, 1);
+        c->ndirty += (uint32_t)n;
+        heap.dirty_pages += n;
+        dirty_push_front(c, frg_os_now_ns());
+    }
+    c->nfree += (uint32_t)n;
+    heap.free_pages += n;
+    if (c->nfree == FRG_CHUNK_PAGES)
+        heap.empty_chunks++;
+    longest_after_give(c, first, n);
+    chunk_relist(c);
+    if (dirty)
+        frg_purge_notify();
+}
+
+/* ---- purging ---------------------------------------------------------------- */
+
+/* Dirty runs are detached from the heap under the lock (marked used, so no
+ * one allocates them), purged with the lock released, and given back as
+ * clean free pages. */
+#define PURGE_BATCH 64
+struct purge_run {
+    struct frg_chunk *chunk;
+    uint32_t first, n;
+};
+
+static size_t detach_dirty_runs(struct frg_chunk *c, struct purge_run *runs, size_t room) {
+    size_t k = 0, i = 0;
+    while (k < room && c->ndirty) {
+        size_t s = frg_bm_find(c->dirty, FRG_CHUNK_PAGES, i, 1);
+        if (s >= FRG_CHUNK_PAGES)
+            break;
+        size_t e = frg_bm_find(c->dirty, FRG_CHUNK_PAGES, s, 0);
+        take_pages(c, s, e - s);
+        c->purging += (uint32_t)(e - s);
+        heap.purging_pages += e - s;
+        runs[k++] = (struct purge_run){c, (uint32_t)s, (uint32_t)(e - s)};
+        i = e;
+    }
+    return k;
+}
+
+/* Called and returns with heap.lock held; releases it around madvise. */
+static size_t purge_detached(struct purge_run *runs, size_t n) {
+    bool ok[PURGE_BATCH];
+    size_t bytes = 0;
+    frg_unlock(&heap.lock);
+    for (size_t i = 0; i < n; i++)
+        ok[i] = frg_os_purge((void *)(runs[i].chunk->base + (size_t)runs[i].first * FRG_PAGE),
+                             (size_t)runs[i].n * FRG_PAGE);
+    frg_lock(&heap.lock);
+    for (size_t i = 0; i < n; i++) {
+        struct frg_chunk *c = runs[i].chunk;
+        c->purging -= runs[i].n;
+        heap.purging_pages -= runs[i].n;
+        give_pages(c, runs[i].first, runs[i].n, !ok[i]);
+        if (ok[i])
+            bytes += (size_t)runs[i].n * FRG_PAGE;
+    }
+    return bytes;
+}
+
+/* Unmap wholly free, purged chunks while more than retain_max is kept. */
+static size_t release_empty_chunks(void) {
+    size_t released = 0;
+    struct frg_chunk *c = heap.all;
+    while (c && heap.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max) {
+        struct frg_chunk *next = c->anext;
+        if (c->nfree == FRG_CHUNK_PAGES && c->ndirty == 0) {
+            chunk_unmap(c);
+            released += FRG_CHUNK_SIZE;
+        }
+        c = next;
+    }
+    return released;
+}
+
+/* Purge the dirty pages of chunks last dirtied before `before`, oldest
+ * first, until at most `keep` dirty pages remain.  Lock held. */
+static size_t purge_oldest(uint64_t before, size_t keep) {
+    size_t bytes = 0;
+    while (heap.dirty_pages > keep && heap.dirty_tail &&
+           heap.dirty_tail->dirty_ns < before) {
+        struct purge_run runs[PURGE_BATCH];
+        size_t n = 0;
+        for (struct frg_chunk *c = heap.dirty_tail; c && n < PURGE_BATCH; c = c->dprev) {
+            if (c->dirty_ns >= before)
+                break;
+            n += detach_dirty_runs(c, runs + n, PURGE_BATCH - n);
+            if (heap.dirty_pages <= keep)
+                break;
+        }
+        if (!n)
+            break;
+        size_t got = purge_detached(runs, n);
+        bytes += got;
+        if (!got)
+            break; /* madvise is failing: try again later */
+    }
+    return bytes;
+}
+
+/* The dirty budget: dirty_min bytes, or dirty_ratio percent of the pages
+ * in use if that is more. */
+static size_t dirty_budget(void) {
+    size_t floor = frg_opt.dirty_min / FRG_PAGE;
+    size_t prop = heap.used_pages * frg_opt.dirty_ratio / 100;
+    return floor > prop ? floor : prop;
+}
+
+/* After a free: over budget, purge back down to half of it (hysteresis:
+ * a program freeing and reallocating the same pages stays under it). */
+static void enforce_dirty_budget(void) {
+    size_t budget = dirty_budget();
+    if (heap.dirty_pages <= budget || heap.eager_purging)
+        return;
+    heap.eager_purging = true;
+    purge_oldest(UINT64_MAX, budget / 2);
+    release_empty_chunks();
+    heap.eager_purging = false;
+}
+
+/* ---- runs --------------------------------------------------------------- */
+
+/* First run of n pages aligned to `align` pages in which every page has
+ * bit value `avail` in `bm` (used: 0 = free; dirty: 1 = free and
+ * resident), or -1. */
+static long find_run(const uint64_t *bm, int avail, size_t n, size_t align) {
+    size_t i = 0;
+    while (i < FRG_CHUNK_PAGES) {
+        size_t s = frg_bm_find(bm, FRG_CHUNK_PAGES, i, avail);
+        if (s >= FRG_CHUNK_PAGES)
+            return -1;
+        size_t e = frg_bm_find(bm, FRG_CHUNK_PAGES, s, !avail);
+        size_t a = frg_align_up(s, align);
+        if (a + n <= e)
+            return (long)a;
+        i = e;
+    }
+    return -1;
+}
+
+#define DIRTY_CHUNKS_TRIED 4
+
+/* Where to put a run: pages still resident from a recent free first (no
+ * page fault, nothing to purge), then best fit among chunks by longest
+ * free run, then a new chunk. */
+static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
+    unsigned tried = 0;
+    for (struct frg_chunk *c = heap.dirty_head; c && tried < DIRTY_CHUNKS_TRIED;
+         c = c->dnext, tried++) {
+        if (c->ndirty >= npages && (*first = find_run(c->dirty, 1, npages, align)) >= 0)
+            return c;
+    }
+    for (unsigned b = frg_log2(npages); b < FRG_CHUNK_BUCKETS; b++) {
+        for (struct frg_chunk *c = heap.bucket[b]; c; c = c->next) {
+            if (c->longest >= npages && (*first = find_run(c->used, 0, npages, align)) >= 0)
+                return c;
+        }
+    }
+    *first = 0;
+    return chunk_new();
+}
+
+struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
+                                    enum frg_span_kind kind, unsigned sclass,
+                                    bool *zeroed) {
+    FRG_ASSERT(npages >= 1 && npages <= FRG_CHUNK_PAGES);
+    if (align_pages < 1)
+        align_pages = 1;
+    struct frg_span *span = frg_pool_alloc(&frg_span_pool);
+    if (!span) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    long first;
+    frg_lock(&heap.lock);
+    struct frg_chunk *chunk = place_run(npages, align_pages, &first);
+    if (!chunk) {
+        frg_unlock(&heap.lock);
+        frg_pool_free(&frg_span_pool, span);
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t dirty = take_pages(chunk, (size_t)first, npages);
+    heap.used_pages += npages;
+    frg_unlock(&heap.lock);
+
+    *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
+    span->base = chunk->base + (size_t)first * FRG_PAGE;
+    span->npages = (uint32_t)npages;
+    span->kind = (uint8_t)kind;
+    span->sclass = (uint8_t)sclass;
+    span->chunk = chunk;
+    span->bucket = FRG_SLAB_UNLISTED;
+    frg_pagemap_set(span->base, npages, span);
+    return span;
+}
+
+void frg_pageheap_free(struct frg_span *span) {
+    struct frg_chunk *c = span->chunk;
+    frg_pagemap_set(span->base, span->npages, &frg_span_freed);
+    frg_lock(&heap.lock);
+    give_pages(c, (span->base - c->base) / FRG_PAGE, span->npages, true);
+    heap.used_pages -= span->npages;
+    enforce_dirty_budget();
+    frg_unlock(&heap.lock);
+    frg_pool_free(&frg_span_pool, span);
+}
+
+bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
+    struct frg_chunk *c = span->chunk;
+    size_t first = (span->base - c->base) / FRG_PAGE;
+    size_t end = first + span->npages, new_end = first + new_npages;
+    if (new_end > FRG_CHUNK_PAGES)
+        return false;
+    frg_lock(&heap.lock);
+    bool ok = frg_bm_find(c->used, FRG_CHUNK_PAGES, end, 1) >= new_end;
+    if (ok) {
+        take_pages(c, end, new_end - end);
+        heap.used_pages += new_end - end;
+    }
+    frg_unlock(&heap.lock);
+    if (ok) {
+        frg_pagemap_set(c->base + end * FRG_PAGE, new_end - end, span);
+        span->npages = (uint32_t)new_npages;
+    }
+    return ok;
+}
+
+void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
+    struct frg_chunk *c = span->chunk;
+    size_t first = (span->base - c->base) / FRG_PAGE;
+    size_t cut = span->npages - new_npages;
+    frg_pagemap_set(span->base + new_npages * FRG_PAGE, cut, &frg_span_freed);
+    span->npages = (uint32_t)new_npages;
+    frg_lock(&heap.lock);
+    give_pages(c, first + new_npages, cut, true);
+    heap.used_pages -= cut;
+    enforce_dirty_budget();
+    frg_unlock(&heap.lock);
+}
+
+size_t frg_pageheap_purge(uint64_t dirtied_before_ns) {
+    frg_lock(&heap.lock);
+    size_t bytes = purge_oldest(dirtied_before_ns, 0);
+    bytes += release_empty_chunks();
+    frg_unlock(&heap.lock);
+    return bytes;
+}
+
+void frg_pageheap_stats(struct frg_pageheap_stats *out) {
+    frg_lock(&heap.lock);
+    out->chunks = heap.nchunks;
+    out->used_pages = heap.used_pages;
+    out->dirty_pages = heap.dirty_pages;
+    out->clean_pages = heap.free_pages - heap.dirty_pages;
+    out->empty_chunks = heap.empty_chunks;
+    out->chunks_unmapped = heap.unmapped;
+    size_t runs = 0;
+    for (struct frg_chunk *c = heap.all; c; c = c->anext) {
+        size_t i = 0;
+        while ((i = frg_bm_find(c->used, FRG_CHUNK_PAGES, i, 0)) < FRG_CHUNK_PAGES) {
+            runs++;
+            i = frg_bm_find(c->used, FRG_CHUNK_PAGES, i, 1);
+        }
+    }
+    out->free_runs = runs;
+    frg_unlock(&heap.lock);
+}
+
+static bool fail(const char *what, uintptr_t addr) {
+    frg_warn("page heap validation: %s at %p", what, (void *)addr);
+    return false;
+}
+
+bool frg_pageheap_validate(void) {
+    bool ok = true;
+    size_t used = 0, dirty = 0, freep = 0, empty = 0, n = 0;
+    frg_lock(&heap.lock);
+    for (struct frg_chunk *c = heap.all; c; c = c->anext, n++) {
+        size_t u = frg_bm_count(c->used, 0, FRG_CHUNK_PAGES);
+        size_t d = frg_bm_count(c->dirty, 0, FRG_CHUNK_PAGES);
+        if (FRG_CHUNK_PAGES - u != c->nfree)
+            ok = fail("chunk free-page count wrong", c->base);
+        if (d != c->ndirty)
+            ok = fail("chunk dirty-page count wrong", c->base);
+        unsigned ls;
+        if (c->longest != longest_run(c, &ls))
+            ok = fail("chunk longest run wrong", c->base);
+        if ((c->ndirty != 0) != c->on_dirty_list)
+            ok = fail("chunk dirty-list membership wrong", c->base);
+        for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
+            if (c->used[w] & c->dirty[w])
+                ok = fail("page both used and dirty", c->base + w * 64 * FRG_PAGE);
+        for (size_t p = 0; p < FRG_CHUNK_PAGES; p++) {
+            uintptr_t a = c->base + p * FRG_PAGE;
+            struct frg_span *s = frg_pagemap_lookup((void *)a);
+            if (frg_bm_get(c->used, p)) {
+                if (c->purging)
+                    continue; /* detached runs are marked used but not mapped */
+                if (!s || a < s->base || a >= s->base + (size_t)s->npages * FRG_PAGE ||
+                    s->chunk != c)
+                    ok = fail("used page not mapped to its span", a);
+            } else if (s && s != &frg_span_freed) {
+                ok = fail("free page still in the page map", a);
+            }
+        }
+        used += u;
+        dirty += d;
+        freep += FRG_CHUNK_PAGES - u;
+        empty += u == 0;
+        (void)0;
+    }
+    if (n != heap.nchunks || used != heap.used_pages + heap.purging_pages || dirty != heap.dirty_pages ||
+        freep != heap.free_pages || empty != heap.empty_chunks)
+        ok = fail("page heap totals wrong", 0);
+    frg_unlock(&heap.lock);
+    return ok;
+}
+
+void frg_pageheap_lock_all(void) { frg_lock(&heap.lock); }
+void frg_pageheap_unlock_all(void) { frg_unlock(&heap.lock); }
+void frg_pageheap_reinit_locks(void) { frg_lock_reinit(&heap.lock); }

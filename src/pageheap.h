@@ -1,0 +1,62 @@
+/*
+ * pageheap.h - runs of pages inside chunks: the back end of slabs and of
+ * large objects.
+ *
+ * Allocation takes the chunk with the shortest longest-free-run that fits
+ * (best fit at chunk level, so fragmented chunks fill up first and empty
+ * ones stay empty), then the lowest-address fitting run inside it (first
+ * fit).  Freed pages become dirty; the purge policy (purge.c decides when)
+ * returns dirty pages to the OS with frg_os_purge.  Wholly free chunks are
+ * unmapped once more than `retain_max` bytes of them are kept.
+ * Locking: one lock (rank PAGEHEAP) over all chunks; callers may hold a
+ * central or huge lock, never the reverse.
+ */
+#ifndef FRG_PAGEHEAP_H
+#define FRG_PAGEHEAP_H
+
+#include "chunk.h"
+#include "span.h"
+
+FRG_HIDDEN bool frg_pageheap_init(void);
+
+/* A span of `npages` pages whose base is aligned to `align_pages` pages,
+ * registered in the page map with the given kind and class.  *zeroed says
+ * whether all its pages are known to read as zero.  NULL + ENOMEM when
+ * memory is exhausted. */
+FRG_HIDDEN struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
+                                               enum frg_span_kind kind, unsigned sclass,
+                                               bool *zeroed);
+/* Unregister and free a span's pages; they become dirty. */
+FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
+/* Grow a span in place into the free pages after it; false if they are not
+ * free. */
+FRG_HIDDEN bool frg_pageheap_grow(struct frg_span *span, size_t new_npages);
+/* Give back the tail of a span. */
+FRG_HIDDEN void frg_pageheap_shrink(struct frg_span *span, size_t new_npages);
+
+/* Purge dirty pages of chunks last dirtied before `dirtied_before_ns`
+ * (UINT64_MAX: all of them) and unmap wholly free chunks beyond
+ * retain_max.  Returns bytes purged or unmapped. */
+FRG_HIDDEN size_t frg_pageheap_purge(uint64_t dirtied_before_ns);
+
+struct frg_pageheap_stats {
+    size_t chunks;       /* mapped chunks */
+    size_t used_pages;   /* pages in spans */
+    size_t dirty_pages;  /* free pages that may be resident */
+    size_t clean_pages;  /* free pages purged or never touched */
+    size_t free_runs;    /* maximal free runs */
+    size_t empty_chunks; /* chunks with no used page */
+    size_t chunks_unmapped;
+};
+FRG_HIDDEN void frg_pageheap_stats(struct frg_pageheap_stats *out);
+
+/* Debug: check every chunk's counters against its bitmaps and the page map
+ * against the spans.  Returns false (and describes the problem on stderr)
+ * on inconsistency. */
+FRG_HIDDEN bool frg_pageheap_validate(void);
+
+FRG_HIDDEN void frg_pageheap_lock_all(void);
+FRG_HIDDEN void frg_pageheap_unlock_all(void);
+FRG_HIDDEN void frg_pageheap_reinit_locks(void);
+
+#endif

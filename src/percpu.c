@@ -1,0 +1,474 @@
+/*
+ * percpu.c - per-CPU cache slow paths, capacity balancing and draining.
+ *
+ * Owns: the per-CPU regions' contents, struct cpu_state, the cache mode.
+ * Locking: cpu_state[c].lock (rank CPU) serialises everything that changes
+ * CPU c's capacities (`end`) or drains it; in lock mode it also guards
+ * every pop and push.  In rseq mode pops and pushes take no lock (rseq.h).
+ * Draining calls the central lists (rank CENTRAL) with the CPU lock held.
+ */
+#define _GNU_SOURCE
+#include "percpu.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "central.h"
+#include "init.h"
+#include "lock.h"
+#include "meta.h"
+#include "options.h"
+#include "os.h"
+#include "purge.h"
+#include "report.h"
+
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (1 << 7)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ (1 << 8)
+#endif
+#ifndef MEMBARRIER_CMD_FLAG_CPU
+#define MEMBARRIER_CMD_FLAG_CPU (1 << 0)
+#endif
+
+#define FIRST_SLOT 64 /* slots start after the 44 headers, cache aligned */
+#define MAX_SLOTS 1024
+#define MAX_BATCH 32
+
+int frg_cache_mode = FRG_CACHE_OFF;
+
+struct cpu_state {
+    frg_lock_t lock;
+    size_t capacity_bytes; /* sum over classes of capacity * size */
+    unsigned steal_cursor;
+    uint64_t signature;    /* purger: cache contents seen last time */
+    uint64_t unchanged_since_ns;
+    uint64_t misses, overflows, drains;
+} FRG_ALIGNED(FRG_CACHELINE);
+
+static struct cpu_state *cpus;
+static unsigned ncpus;
+static uint16_t slot_begin[FRG_NCLASSES], max_slots[FRG_NCLASSES];
+static uint8_t batch[FRG_NCLASSES];
+static bool fence_per_cpu = true;
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+unsigned frg_percpu_ncpus(void) { return ncpus; }
+
+/* ---- mode selection ---------------------------------------------------- */
+
+static bool rseq_usable(void) {
+#if FRG_HAVE_RSEQ
+    if (!&__rseq_size || !&__rseq_offset || __rseq_size < 12)
+        return false;
+    frg_rseq_off = (long)__rseq_offset;
+    if (frg_rseq_cpu() < 0)
+        return false; /* glibc's registration failed for this thread */
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
+int frg_percpu_init(void) {
+    unsigned mode_opt = (unsigned)frg_opt.percpu;
+    if (mode_opt == FRG_PERCPU_OFF)
+        return frg_cache_mode = FRG_CACHE_OFF;
+    ncpus = frg_os_possible_cpus();
+    cpus = frg_meta_alloc(sizeof(struct cpu_state) * ncpus, FRG_CACHELINE);
+    void *regions = frg_os_reserve((size_t)ncpus << FRG_REGION_SHIFT);
+    if (!cpus || !regions)
+        return frg_cache_mode = FRG_CACHE_OFF;
+    frg_regions = (uintptr_t)regions;
+
+    unsigned next = FIRST_SLOT;
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        size_t size = frg_class_size(c);
+        size_t slots = frg_opt.cache_max / size;
+        slots = slots < 2 ? 2 : slots > MAX_SLOTS ? MAX_SLOTS : slots;
+        size_t b = (32u << 10) / size;
+        batch[c] = (uint8_t)(b < 2 ? 2 : b > MAX_BATCH ? MAX_BATCH : b);
+        slot_begin[c] = (uint16_t)next;
+        max_slots[c] = (uint16_t)slots;
+        next += (unsigned)slots;
+    }
+    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS < 65535, "slot index fits u16");
+    for (unsigned cpu = 0; cpu < ncpus; cpu++) {
+        cpus[cpu].lock = (frg_lock_t)FRG_LOCK_INIT(FRG_RANK_CPU);
+        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+            struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+            h->current = h->begin = h->end = slot_begin[c];
+        }
+    }
+    if (mode_opt != FRG_PERCPU_LOCK && rseq_usable())
+        return frg_cache_mode = FRG_CACHE_RSEQ;
+    if (mode_opt == FRG_PERCPU_RSEQ)
+        frg_warn("percpu:rseq requested but rseq is unavailable; using percpu:lock");
+    return frg_cache_mode = FRG_CACHE_LOCK;
+}
+
+/* ---- helpers shared by the modes ---------------------------------------- */
+
+static unsigned current_cpu(void) {
+#if FRG_HAVE_RSEQ
+    if (frg_cache_mode == FRG_CACHE_RSEQ) {
+        int c = frg_rseq_cpu();
+        if (c >= 0)
+            return (unsigned)c;
+    }
+#endif
+    int c = sched_getcpu();
+    return c >= 0 && (unsigned)c < ncpus ? (unsigned)c : 0;
+}
+
+static uint16_t load16(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static void store16(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+/* Set a class's end on `cpu` (caller holds the CPU lock). */
+static bool set_end(unsigned cpu, unsigned cls, unsigned new_end) {
+#if FRG_HAVE_RSEQ
+    if (frg_cache_mode == FRG_CACHE_RSEQ)
+        return frg_rseq_set_end(cpu, cls, new_end);
+#endif
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    if (h->current > new_end)
+        return false;
+    store16(&h->end, (uint16_t)new_end);
+    return true;
+}
+
+/* Take up to `need` bytes of unused capacity from other classes. */
+static size_t steal_capacity(struct cpu_state *st, unsigned cpu, unsigned cls, size_t need) {
+    size_t got = 0;
+    for (unsigned i = 0; i < FRG_NCLASSES && got < need; i++) {
+        unsigned v = (st->steal_cursor + i) % FRG_NCLASSES;
+        if (v == cls)
+            continue;
+        struct frg_cache_hdr *h = frg_cpu_hdr(cpu, v);
+        unsigned cur = load16(&h->current), end = load16(&h->end);
+        if (end <= cur)
+            continue;
+        size_t size = frg_class_size(v);
+        size_t take = (need - got + size - 1) / size;
+        if (take > end - cur)
+            take = end - cur;
+        if (set_end(cpu, v, end - (unsigned)take)) {
+            st->capacity_bytes -= take * size;
+            got += take * size;
+        }
+    }
+    st->steal_cursor = (st->steal_cursor + 1) % FRG_NCLASSES;
+    return got;
+}
+
+/* Grow a class's capacity by up to one batch, within the CPU's budget.
+ * `locked`: the caller already holds the CPU lock (lock mode). */
+static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
+    struct cpu_state *st = &cpus[cpu];
+    if (!locked && !frg_trylock(&st->lock))
+        return; /* someone is busy with this CPU: skip growing this time */
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    unsigned begin = load16(&h->begin), end = load16(&h->end);
+    if (begin != FRG_STOPPED_BEGIN && end - begin < max_slots[cls]) {
+        size_t size = frg_class_size(cls);
+        unsigned want = batch[cls];
+        if (want > max_slots[cls] - (end - begin))
+            want = max_slots[cls] - (end - begin);
+        size_t need = want * size;
+        if (st->capacity_bytes + need > frg_opt.cache_max)
+            steal_capacity(st, cpu, cls, st->capacity_bytes + need - frg_opt.cache_max);
+        if (st->capacity_bytes + need > frg_opt.cache_max) {
+            size_t room = frg_opt.cache_max > st->capacity_bytes
+                            ? frg_opt.cache_max - st->capacity_bytes : 0;
+            want = (unsigned)(room / size);
+        }
+        if (want && set_end(cpu, cls, end + want)) {
+            st->capacity_bytes += want * size;
+            frg_purge_notify(); /* the purger decays idle caches */
+        }
+    }
+    if (!locked)
+        frg_unlock(&st->lock);
+}
+
+/* ---- lock mode ------------------------------------------------------------ */
+
+static void *locked_alloc(unsigned cls) {
+    unsigned cpu = current_cpu();
+    struct cpu_state *st = &cpus[cpu];
+    void **slots = frg_cpu_slots(cpu);
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    void *p = NULL;
+    frg_lock(&st->lock);
+    if (h->current > h->begin) {
+        p = slots[--h->current];
+    } else {
+        st->misses++;
+        grow_capacity(cpu, cls, true);
+        void *buf[MAX_BATCH];
+        unsigned got = frg_central_alloc_batch(cls, buf, batch[cls]);
+        if (got) {
+            p = buf[0];
+            unsigned i = 1;
+            while (i < got && h->current < h->end)
+                slots[h->current++] = buf[i++];
+            if (i < got)
+                frg_central_free_batch(cls, buf + i, got - i);
+        }
+    }
+    frg_unlock(&st->lock);
+    return p;
+}
+
+static void locked_free(unsigned cls, void *p) {
+    unsigned cpu = current_cpu();
+    struct cpu_state *st = &cpus[cpu];
+    void **slots = frg_cpu_slots(cpu);
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    frg_lock(&st->lock);
+    if (h->current >= h->end) {
+        st->overflows++;
+        grow_capacity(cpu, cls, true);
+    }
+    if (h->current >= h->end) {
+        void *buf[MAX_BATCH + 1];
+        unsigned n = 0;
+        while (n < batch[cls] && h->current > h->begin)
+            buf[n++] = slots[--h->current];
+        buf[n++] = p;
+        frg_central_free_batch(cls, buf, n);
+    } else {
+        slots[h->current++] = p;
+    }
+    frg_unlock(&st->lock);
+}
+
+/* ---- rseq mode ------------------------------------------------------------ */
+
+#if FRG_HAVE_RSEQ
+static void *rseq_alloc_miss(unsigned cls) {
+    int cpu = frg_rseq_cpu();
+    if (cpu < 0) { /* this thread has no rseq registration */
+        void *p;
+        return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
+    }
+    __atomic_fetch_add(&cpus[cpu].misses, 1, __ATOMIC_RELAXED);
+    grow_capacity((unsigned)cpu, cls, false);
+    void *buf[MAX_BATCH];
+    unsigned got = frg_central_alloc_batch(cls, buf, batch[cls]);
+    if (!got)
+        return NULL;
+    unsigned pushed = frg_rseq_push_batch(cls, buf + 1, got - 1);
+    if (pushed < got - 1)
+        frg_central_free_batch(cls, buf + 1 + pushed, got - 1 - pushed);
+    return buf[0];
+}
+
+static void rseq_free_miss(unsigned cls, void *p) {
+    int cpu = frg_rseq_cpu();
+    if (cpu >= 0) {
+        __atomic_fetch_add(&cpus[cpu].overflows, 1, __ATOMIC_RELAXED);
+        grow_capacity((unsigned)cpu, cls, false);
+        if (frg_rseq_push(cls, p))
+            return;
+    }
+    void *buf[MAX_BATCH + 1];
+    unsigned n = cpu >= 0 ? frg_rseq_pop_batch(cls, buf, batch[cls]) : 0;
+    buf[n++] = p;
+    frg_central_free_batch(cls, buf, n);
+}
+#endif
+
+/* ---- entry points -------------------------------------------------------- */
+
+void *frg_cache_alloc_slow(unsigned cls) {
+    if (FRG_UNLIKELY(!frg_ensure_init()))
+        return NULL;
+    switch (frg_cache_mode) {
+#if FRG_HAVE_RSEQ
+    case FRG_CACHE_RSEQ: {
+        void *p = frg_rseq_pop(cls); /* the first call lands here before init */
+        return p ? p : rseq_alloc_miss(cls);
+    }
+#endif
+    case FRG_CACHE_LOCK:
+        return locked_alloc(cls);
+    default: {
+        void *p;
+        return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
+    }
+    }
+}
+
+void frg_cache_free_slow(unsigned cls, void *p) {
+    switch (frg_cache_mode) {
+#if FRG_HAVE_RSEQ
+    case FRG_CACHE_RSEQ:
+        rseq_free_miss(cls, p);
+        return;
+#endif
+    case FRG_CACHE_LOCK:
+        locked_free(cls, p);
+        return;
+    default:
+        frg_central_free_batch(cls, &p, 1);
+    }
+}
+
+/* ---- draining ------------------------------------------------------------- */
+
+/* Make sure no restartable sequence on `cpu` still works with the headers
+ * as they were before the caller's stores. */
+static void fence_cpu(unsigned cpu) {
+#if FRG_HAVE_RSEQ
+    if (fence_per_cpu &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+                MEMBARRIER_CMD_FLAG_CPU, (int)cpu) == 0)
+        return;
+    fence_per_cpu = false; /* kernel < 5.10: fence every CPU instead */
+    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+#else
+    (void)cpu;
+#endif
+}
+
+/* Empty CPU `cpu`'s caches into the central lists. */
+static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
+    struct cpu_state *st = &cpus[cpu];
+    void **slots = frg_cpu_slots(cpu);
+    uint16_t saved_end[FRG_NCLASSES];
+    size_t bytes = 0;
+    frg_lock(&st->lock);
+    if (frg_cache_mode == FRG_CACHE_RSEQ) {
+        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+            struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+            saved_end[c] = load16(&h->end);
+            store16(&h->end, 0);
+            store16(&h->begin, FRG_STOPPED_BEGIN);
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        fence_cpu(cpu);
+    } else {
+        for (unsigned c = 0; c < FRG_NCLASSES; c++)
+            saved_end[c] = frg_cpu_hdr(cpu, c)->end;
+    }
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+        unsigned cur = load16(&h->current), begin = slot_begin[c];
+        if (cur > begin) {
+            frg_central_free_batch(c, slots + begin, cur - begin);
+            bytes += (cur - begin) * frg_class_size(c);
+        }
+        store16(&h->current, (uint16_t)begin);
+        unsigned end = saved_end[c];
+        if (reset_capacity) {
+            st->capacity_bytes -= (end - begin) * frg_class_size(c);
+            end = begin;
+        }
+        store16(&h->begin, (uint16_t)begin);
+        store16(&h->end, (uint16_t)end);
+    }
+    st->drains++;
+    frg_unlock(&st->lock);
+    return bytes;
+}
+
+size_t frg_percpu_drain_all(bool reset_capacity) {
+    size_t bytes = 0;
+    if (frg_cache_mode == FRG_CACHE_OFF)
+        return 0;
+    for (unsigned cpu = 0; cpu < ncpus; cpu++)
+        if (cpus[cpu].capacity_bytes)
+            bytes += drain_cpu(cpu, reset_capacity);
+    return bytes;
+}
+
+size_t frg_percpu_flush_current(void) {
+    if (frg_cache_mode == FRG_CACHE_OFF)
+        return 0;
+    return drain_cpu(current_cpu(), false);
+}
+
+size_t frg_percpu_cpu_cached_bytes(unsigned cpu) {
+    size_t bytes = 0;
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+        unsigned cur = load16(&h->current);
+        if (cur > slot_begin[c])
+            bytes += (cur - slot_begin[c]) * frg_class_size(c);
+    }
+    return bytes;
+}
+
+size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns) {
+    size_t bytes = 0;
+    if (frg_cache_mode == FRG_CACHE_OFF)
+        return 0;
+    for (unsigned cpu = 0; cpu < ncpus; cpu++) {
+        struct cpu_state *st = &cpus[cpu];
+        if (!__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED))
+            continue;
+        uint64_t sig = 1469598103934665603ull;
+        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+            struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+            sig = (sig ^ load16(&h->current) ^ ((uint64_t)load16(&h->end) << 16)) *
+                  1099511628211ull;
+        }
+        if (sig != st->signature) {
+            st->signature = sig;
+            st->unchanged_since_ns = now_ns;
+        } else if (now_ns - st->unchanged_since_ns >= idle_ns) {
+            bytes += drain_cpu(cpu, true);
+            st->signature = 0;
+        }
+    }
+    return bytes;
+}
+
+void frg_percpu_stats(struct frg_percpu_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (frg_cache_mode == FRG_CACHE_OFF)
+        return;
+    for (unsigned cpu = 0; cpu < ncpus; cpu++) {
+        struct cpu_state *st = &cpus[cpu];
+        out->capacity_bytes += __atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED);
+        out->misses += __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
+        out->overflows += __atomic_load_n(&st->overflows, __ATOMIC_RELAXED);
+        out->drains += __atomic_load_n(&st->drains, __ATOMIC_RELAXED);
+        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+            struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+            unsigned cur = load16(&h->current), end = load16(&h->end);
+            if (end > slot_begin[c] && load16(&h->begin) != FRG_STOPPED_BEGIN)
+                out->capacity_slots += end - slot_begin[c];
+            if (cur > slot_begin[c]) {
+                out->cached_objs[c] += cur - slot_begin[c];
+                out->cached_bytes += (cur - slot_begin[c]) * frg_class_size(c);
+            }
+        }
+    }
+}
+
+void frg_percpu_lock_all(void) {
+    for (unsigned cpu = 0; cpu < ncpus && frg_cache_mode != FRG_CACHE_OFF; cpu++)
+        frg_lock(&cpus[cpu].lock);
+}
+
+void frg_percpu_unlock_all(void) {
+    for (unsigned cpu = ncpus; cpu-- > 0 && frg_cache_mode != FRG_CACHE_OFF;)
+        frg_unlock(&cpus[cpu].lock);
+}
+
+void frg_percpu_after_fork_child(void) {
+    for (unsigned cpu = 0; cpu < ncpus && frg_cache_mode != FRG_CACHE_OFF; cpu++)
+        frg_lock_reinit(&cpus[cpu].lock);
+#if FRG_HAVE_RSEQ
+    /* membarrier registration belongs to the address space: renew it. */
+    if (frg_cache_mode == FRG_CACHE_RSEQ &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+        frg_cache_mode = FRG_CACHE_LOCK;
+#endif
+}

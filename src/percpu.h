@@ -1,0 +1,77 @@
+/*
+ * percpu.h - per-CPU caches of free objects: the fast path of malloc and
+ * free.
+ *
+ * Each CPU caches, per size class, a bounded stack of free objects (layout
+ * in rseq.h).  Three modes, chosen at start-up (option `percpu`):
+ *  - rseq: pop and push are restartable sequences on glibc's rseq
+ *    registration: no lock, no atomic instruction;
+ *  - lock: the same caches, indexed by sched_getcpu() and guarded by a
+ *    per-CPU mutex (when rseq is unavailable: valgrind, old kernels,
+ *    GLIBC_TUNABLES=glibc.pthread.rseq=0, other architectures);
+ *  - off:  no cache; every call goes to the central lists.
+ * The bytes each CPU may cache are bounded by `cache_max`; capacity moves
+ * between classes on demand (a miss grows a class, taking unused capacity
+ * from others when the budget is spent).  Memory held in caches is bounded
+ * by the number of CPUs, never by the number of threads.
+ */
+#ifndef FRG_PERCPU_H
+#define FRG_PERCPU_H
+
+#include "rseq.h"
+#include "sizeclass.h"
+
+enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ };
+FRG_HIDDEN extern int frg_cache_mode;
+
+FRG_HIDDEN void *frg_cache_alloc_slow(unsigned cls);
+FRG_HIDDEN void frg_cache_free_slow(unsigned cls, void *p);
+
+/* An object of class cls, or NULL with errno = ENOMEM. */
+FRG_INLINE void *frg_cache_alloc(unsigned cls) {
+#if FRG_HAVE_RSEQ
+    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
+        void *p = frg_rseq_pop(cls);
+        if (FRG_LIKELY(p != NULL))
+            return p;
+    }
+#endif
+    return frg_cache_alloc_slow(cls);
+}
+
+/* p is a validated live object of class cls. */
+FRG_INLINE void frg_cache_free(unsigned cls, void *p) {
+#if FRG_HAVE_RSEQ
+    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ) && FRG_LIKELY(frg_rseq_push(cls, p)))
+        return;
+#endif
+    frg_cache_free_slow(cls, p);
+}
+
+/* Set up the caches for the chosen mode; returns the mode in force. */
+FRG_HIDDEN int frg_percpu_init(void);
+FRG_HIDDEN unsigned frg_percpu_ncpus(void);
+/* Return every cached object of every CPU to the central lists; with
+ * `reset_capacity` also give up the capacity (it regrows on demand).
+ * Returns bytes of objects flushed. */
+FRG_HIDDEN size_t frg_percpu_drain_all(bool reset_capacity);
+/* Flush the cache of the CPU the caller runs on. */
+FRG_HIDDEN size_t frg_percpu_flush_current(void);
+/* Purger hook: drain CPUs whose caches have not changed for `idle_ns`. */
+FRG_HIDDEN size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns);
+
+struct frg_percpu_stats {
+    size_t cached_bytes;                    /* objects sitting in caches */
+    size_t capacity_bytes;                  /* sum of capacities */
+    size_t capacity_slots;                  /* slots those capacities use */
+    size_t cached_objs[FRG_NCLASSES];       /* per class, all CPUs */
+    uint64_t misses, overflows, drains;     /* slow-path events */
+};
+FRG_HIDDEN void frg_percpu_stats(struct frg_percpu_stats *out);
+FRG_HIDDEN size_t frg_percpu_cpu_cached_bytes(unsigned cpu);
+
+FRG_HIDDEN void frg_percpu_lock_all(void);
+FRG_HIDDEN void frg_percpu_unlock_all(void);
+FRG_HIDDEN void frg_percpu_after_fork_child(void);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * purge.c - the purger thread and full purges.
+ *
+ * Owns: the purger thread, frg_purge_pending, purge counters.
+ * Locking: purge_lock (rank PURGER, the outermost) is held for a whole
+ * decay pass or full purge, so passes never overlap and fork waits for a
+ * pass to finish.  The thread sleeps on a futex while nothing is pending;
+ * frg_purge_notify sets the pending flag and wakes it.
+ */
+#define _GNU_SOURCE
+#include "purge.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "huge.h"
+#include "init.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "pageheap.h"
+#include "percpu.h"
+
+int frg_purge_pending;
+static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
+static struct frg_purge_stats ps;
+static int thread_started;
+
+static void futex_wake(int *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void futex_wait(int *addr, int expected) {
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+void frg_purge_notify_slow(void) {
+    int saved = errno;
+    if (__atomic_exchange_n(&frg_purge_pending, 1, __ATOMIC_ACQ_REL) == 0 &&
+        __atomic_load_n(&thread_started, __ATOMIC_RELAXED))
+        futex_wake(&frg_purge_pending);
+    errno = saved;
+}
+
+static bool anything_cached(void) {
+    struct frg_pageheap_stats hp;
+    struct frg_huge_stats hs;
+    struct frg_percpu_stats cs;
+    frg_pageheap_stats(&hp);
+    frg_huge_stats(&hs);
+    frg_percpu_stats(&cs);
+    return hp.dirty_pages || hs.cached || cs.capacity_bytes ||
+           hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max;
+}
+
+size_t frg_purge_decay_pass(uint64_t now_ns) {
+    uint64_t decay = frg_opt.decay_ms * 1000000ull;
+    uint64_t before = now_ns > decay ? now_ns - decay : 0;
+    frg_lock(&purge_lock);
+    size_t bytes = frg_percpu_decay(now_ns, decay);
+    bytes += frg_pageheap_purge(before);
+    bytes += frg_huge_purge(before);
+    ps.passes++;
+    ps.bytes_decayed += bytes;
+    frg_unlock(&purge_lock);
+    return bytes;
+}
+
+size_t frg_purge_all(void) {
+    if (!frg_ensure_init())
+        return 0;
+    frg_lock(&purge_lock);
+    frg_percpu_drain_all(true);
+    size_t bytes = frg_pageheap_purge(UINT64_MAX);
+    bytes += frg_huge_purge(UINT64_MAX);
+    ps.bytes_trimmed += bytes;
+    frg_unlock(&purge_lock);
+    return bytes;
+}
+
+static void *purger_main(void *arg) {
+    (void)arg;
+    prctl(PR_SET_NAME, "frg-purger", 0, 0, 0);
+    for (;;) {
+        if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE))
+            futex_wait(&frg_purge_pending, 0);
+        ps.wakeups++;
+        /* Tick four times per decay period while anything is cached. */
+        uint64_t tick = frg_opt.decay_ms * 1000000ull / 4;
+        if (tick < 10000000ull)
+            tick = 10000000ull;
+        struct timespec ts = {(time_t)(tick / 1000000000ull), (long)(tick % 1000000000ull)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+            ;
+        __atomic_store_n(&frg_purge_pending, 0, __ATOMIC_RELEASE);
+        frg_purge_decay_pass(frg_os_now_ns());
+        if (anything_cached())
+            __atomic_store_n(&frg_purge_pending, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+void frg_purge_start(void) {
+    if (!frg_opt.background || __atomic_load_n(&thread_started, __ATOMIC_ACQUIRE))
+        return;
+    pthread_attr_t attr;
+    pthread_t tid;
+    sigset_t all, old;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigfillset(&all);
+    /* The purger must never take the program's signals (the JVM relies on
+     * its own threads handling them). */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&tid, &attr, purger_main, NULL) == 0)
+        __atomic_store_n(&thread_started, 1, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE))
+        futex_wake(&frg_purge_pending);
+}
+
+void frg_purge_stats(struct frg_purge_stats *out) {
+    frg_lock(&purge_lock);
+    *out = ps;
+    out->thread_running = __atomic_load_n(&thread_started, __ATOMIC_RELAXED);
+    frg_unlock(&purge_lock);
+}
+
+void frg_purge_lock_all(void) { frg_lock(&purge_lock); }
+void frg_purge_unlock_all(void) { frg_unlock(&purge_lock); }
+
+void frg_purge_after_fork_child(void) {
+    frg_lock_reinit(&purge_lock);
+    thread_started = 0; /* threads do not survive fork */
+    frg_purge_start();
+}

@@ -1,0 +1,45 @@
+/*
+ * purge.h - returning memory to the OS when the program stops using it.
+ *
+ * Three mechanisms (docs/design.md, "Purging"):
+ *  1. eager: a slab or run that becomes empty is freed to the page heap at
+ *     once; the page heap purges with madvise as soon as its dirty pages
+ *     exceed `dirty_max` (pageheap.c);
+ *  2. decay: the purger thread returns everything still cached (dirty pages,
+ *     per-CPU caches, huge mappings) once it has been idle for `decay_ms`;
+ *     it sleeps on a futex while there is nothing to purge;
+ *  3. on demand: malloc_trim(0) / arena.<i>.purge purge everything now.
+ */
+#ifndef FRG_PURGE_H
+#define FRG_PURGE_H
+
+#include "util.h"
+
+/* Start the purger thread (option `background`); called from the library
+ * constructor and in the child after fork, never from inside malloc. */
+FRG_HIDDEN void frg_purge_start(void);
+/* Something became dirty or cached: make sure the purger will look.  Safe
+ * in any context (an atomic flag and, rarely, a futex wake). */
+FRG_HIDDEN void frg_purge_notify_slow(void);
+FRG_HIDDEN extern int frg_purge_pending;
+FRG_INLINE void frg_purge_notify(void) {
+    if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
+        frg_purge_notify_slow();
+}
+/* Purge everything now: per-CPU caches, dirty pages, the huge cache.
+ * Returns the bytes given back. */
+FRG_HIDDEN size_t frg_purge_all(void);
+/* One decay pass as the purger thread makes it (exposed for tests). */
+FRG_HIDDEN size_t frg_purge_decay_pass(uint64_t now_ns);
+
+struct frg_purge_stats {
+    uint64_t passes, wakeups, bytes_decayed, bytes_trimmed;
+    bool thread_running;
+};
+FRG_HIDDEN void frg_purge_stats(struct frg_purge_stats *out);
+
+FRG_HIDDEN void frg_purge_lock_all(void);
+FRG_HIDDEN void frg_purge_unlock_all(void);
+FRG_HIDDEN void frg_purge_after_fork_child(void);
+
+#endif

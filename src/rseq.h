@@ -1,0 +1,160 @@
+/*
+ * rseq.h - restartable-sequence primitives on the per-CPU cache headers.
+ *
+ * Each CPU has a region: FRG_NCLASSES 8-byte headers followed by slots of
+ * free-object pointers.  A header is {u16 current, u16 end, u16 begin,
+ * u16 spare}; the class's cached objects are the slots [begin, current)
+ * and its capacity [begin, end), indexes counting 8-byte words from the
+ * region's start.
+ *
+ * The operations below run as restartable sequences registered through
+ * glibc's own rseq area (__rseq_offset): the kernel aborts them if the
+ * thread is preempted, migrated or signalled before the single committing
+ * store, so they need no lock and no atomic read-modify-write.  Fast paths
+ * write only `current`.  Code holding the CPU's lock writes `end` (capacity
+ * changes) and, to stop a CPU for draining, sets begin = 0xffff and end = 0
+ * so that every pop and push misses; it then fences the CPU with
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ).
+ *
+ * x86-64 only; other targets compile without FRG_HAVE_RSEQ and use the
+ * locked fallback.
+ */
+#ifndef FRG_RSEQ_H
+#define FRG_RSEQ_H
+
+#include "util.h"
+
+#if defined(__x86_64__) && defined(__linux__) && !defined(FRG_NO_RSEQ)
+#define FRG_HAVE_RSEQ 1
+#else
+#define FRG_HAVE_RSEQ 0
+#endif
+
+#define FRG_REGION_SHIFT 19 /* 512 KiB of address space per CPU */
+#define FRG_STOPPED_BEGIN 0xffff
+
+struct frg_cache_hdr {
+    uint16_t current, end, begin, spare;
+};
+
+/* Base of CPU 0's region; CPU c's is frg_regions + (c << FRG_REGION_SHIFT).
+ * Set once at initialisation. */
+FRG_HIDDEN extern uintptr_t frg_regions;
+/* Copy of glibc's __rseq_offset (thread pointer to struct rseq). */
+FRG_HIDDEN extern long frg_rseq_off;
+
+FRG_INLINE struct frg_cache_hdr *frg_cpu_hdr(unsigned cpu, unsigned cls) {
+    return (struct frg_cache_hdr *)(frg_regions + ((uintptr_t)cpu << FRG_REGION_SHIFT)) + cls;
+}
+FRG_INLINE void **frg_cpu_slots(unsigned cpu) {
+    return (void **)(frg_regions + ((uintptr_t)cpu << FRG_REGION_SHIFT));
+}
+
+#if FRG_HAVE_RSEQ
+
+#define FRG_RSEQ_SIG 0x53053053
+
+#define FRG_STR_(x) #x
+#define FRG_STR(x) FRG_STR_(x)
+
+/* The critical-section descriptor (struct rseq_cs) for start label 1,
+ * post-commit label 2 and abort label 4, stored at local label 3. */
+#define FRG_RSEQ_CS                                                           \
+    ".pushsection __rseq_cs, \"aw\"\n\t"                                      \
+    ".balign 32\n\t"                                                          \
+    "3:\n\t"                                                                  \
+    ".long 0x0, 0x0\n\t"                                                      \
+    ".quad 1f, (2f - 1f), 4f\n\t"                                             \
+    ".popsection\n\t"
+
+/* Arm the sequence: rseq->rseq_cs = &descriptor. */
+#define FRG_RSEQ_ARM                                                          \
+    "leaq 3b(%%rip), %%rax\n\t"                                               \
+    "movq %%rax, %%fs:8(%[off])\n\t"
+
+/* The abort handler, preceded by the signature glibc registered. */
+#define FRG_RSEQ_ABORT(label)                                                 \
+    ".pushsection __rseq_failure, \"ax\"\n\t"                                 \
+    ".byte 0x0f, 0xb9, 0x3d\n\t"                                              \
+    ".long " FRG_STR(FRG_RSEQ_SIG) "\n\t"                                     \
+    "4:\n\t"                                                                  \
+    "jmp %l[" #label "]\n\t"                                                  \
+    ".popsection\n\t"
+
+/* rax = this CPU's region, or jump to `miss` if rseq is not registered. */
+#define FRG_RSEQ_REGION(miss)                                                 \
+    "movslq %%fs:4(%[off]), %%rax\n\t"                                        \
+    "testq %%rax, %%rax\n\t"                                                  \
+    "js %l[" #miss "]\n\t"                                                    \
+    "shlq $" FRG_STR(FRG_REGION_SHIFT) ", %%rax\n\t"                          \
+    "addq %[base], %%rax\n\t"
+
+/* Pop one object of class `cls` from this CPU's cache; NULL if empty. */
+FRG_INLINE void *frg_rseq_pop(unsigned cls) {
+    for (;;) {
+        void *obj;
+        __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
+                     "1:\n\t" FRG_RSEQ_REGION(miss)
+                     "movzwl (%%rax,%[h]), %%ecx\n\t"
+                     "cmpw 4(%%rax,%[h]), %%cx\n\t"
+                     "jbe %l[miss]\n\t"
+                     "movq -8(%%rax,%%rcx,8), %[obj]\n\t"
+                     "decl %%ecx\n\t"
+                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "2:\n\t" FRG_RSEQ_ABORT(retry)
+                     : [obj] "=&r"(obj)
+                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                       [h] "r"((uintptr_t)cls * 8)
+                     : "rax", "rcx", "memory", "cc"
+                     : miss, retry);
+        return obj;
+    retry:
+        continue;
+    miss:
+        return NULL;
+    }
+}
+
+/* Push one object of class `cls` onto this CPU's cache; false if full. */
+FRG_INLINE bool frg_rseq_push(unsigned cls, void *obj) {
+    for (;;) {
+        __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
+                     "1:\n\t" FRG_RSEQ_REGION(miss)
+                     "movzwl (%%rax,%[h]), %%ecx\n\t"
+                     "cmpw 2(%%rax,%[h]), %%cx\n\t"
+                     "jae %l[miss]\n\t"
+                     "movq %[obj], (%%rax,%%rcx,8)\n\t"
+                     "incl %%ecx\n\t"
+                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "2:\n\t" FRG_RSEQ_ABORT(retry)
+                     :
+                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                       [h] "r"((uintptr_t)cls * 8), [obj] "r"(obj)
+                     : "rax", "rcx", "memory", "cc"
+                     : miss, retry);
+        return true;
+    retry:
+        continue;
+    miss:
+        return false;
+    }
+}
+
+/* Slow-path operations (rseq.c). */
+/* Move up to n objects from this CPU's cache into out[]; returns count. */
+FRG_HIDDEN unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n);
+/* Move up to n objects from in[] into this CPU's cache; returns count. */
+FRG_HIDDEN unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n);
+/* On CPU `cpu` only: set the class's `end` to new_end if current <= new_end.
+ * Returns false if the thread is not on that CPU or the cache holds more
+ * than new_end allows. */
+FRG_HIDDEN bool frg_rseq_set_end(unsigned cpu, unsigned cls, unsigned new_end);
+/* Current CPU according to the rseq area, or -1. */
+FRG_INLINE int frg_rseq_cpu(void) {
+    int cpu;
+    __asm__ volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(frg_rseq_off));
+    return cpu;
+}
+
+#endif /* FRG_HAVE_RSEQ */
+#endif

@@ -1,0 +1,52 @@
+/*
+ * sizeclass.h - small-object size classes.
+ *
+ * 44 classes from 16 B to 64 KiB: multiples of 16 up to 128, then four
+ * classes per doubling (160, 192, 224, 256, 320, ...).  Rounding a request
+ * up to its class wastes at most 15 bytes below 128 B and less than 25% of
+ * the request above (tests/test_sizeclass.c checks both bounds).  Each
+ * class has a slab size in pages chosen so the unusable tail of a slab is at
+ * most 1/16 of it.  The table is generated at development time by
+ * tools/gen_sizeclasses.py into sizeclass_table.h (each class annotated with
+ * its waste) and is constant, so malloc can use it before initialisation.
+ */
+#ifndef FRG_SIZECLASS_H
+#define FRG_SIZECLASS_H
+
+#include "util.h"
+
+#define FRG_NCLASSES 44
+#define FRG_SMALL_MAX ((size_t)65536)
+#define FRG_QUANTUM 16
+#define FRG_LOOKUP_MAX 1024
+#define FRG_SLAB_MAX_PAGES 16
+
+struct frg_class_info {
+    uint32_t size;       /* object size */
+    uint32_t recip;      /* ceil(2^32 / size) */
+    uint16_t slab_pages; /* pages per slab */
+    uint16_t nobjs;      /* objects per slab */
+};
+
+FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCLASSES];
+FRG_HIDDEN extern const uint8_t frg_class_lookup[FRG_LOOKUP_MAX / FRG_QUANTUM + 1];
+
+/* Class for sizes above FRG_LOOKUP_MAX (out of line: rarer). */
+FRG_HIDDEN unsigned frg_size_to_class_big(size_t n);
+
+/* n must be <= FRG_SMALL_MAX; malloc(0) is served as malloc(1). */
+FRG_INLINE unsigned frg_size_to_class(size_t n) {
+    if (FRG_LIKELY(n <= FRG_LOOKUP_MAX))
+        return frg_class_lookup[(n + FRG_QUANTUM - 1) / FRG_QUANTUM];
+    return frg_size_to_class_big(n);
+}
+
+FRG_INLINE size_t frg_class_size(unsigned cls) { return frg_classes[cls].size; }
+
+/* Index of the object containing byte offset `off` of a slab whose
+ * class has reciprocal `recip` (exact for offsets below 2^16 * 16). */
+FRG_INLINE uint32_t frg_class_obj_index(uint32_t recip, uintptr_t off) {
+    return (uint32_t)(((uint64_t)off * recip) >> 32);
+}
+
+#endif

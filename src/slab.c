@@ -1,0 +1,77 @@
+/*
+ * slab.c - the free-object bitmap of a slab.
+ *
+ * Owns: span->freemap, nfree, nobjs, obj_size, recip of slab spans.
+ * Locking: callers hold the central lock of the slab's class.
+ */
+#include "slab.h"
+
+#include "bitmap.h"
+#include "report.h"
+#include "sizeclass.h"
+
+void frg_slab_format(struct frg_span *s, unsigned cls) {
+    const struct frg_class_info *ci = &frg_classes[cls];
+    s->sclass = (uint8_t)cls;
+    s->nobjs = ci->nobjs;
+    s->nfree = ci->nobjs;
+    s->obj_size = ci->size;
+    s->recip = ci->recip;
+    for (unsigned w = 0; w < FRG_SLAB_MAP_WORDS; w++)
+        s->u.freemap[w] = 0;
+    frg_bm_fill(s->u.freemap, 0, ci->nobjs, 1);
+}
+
+unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
+    unsigned got = 0;
+    for (unsigned w = 0; w < FRG_SLAB_MAP_WORDS && got < n; w++) {
+        uint64_t bits = s->u.freemap[w];
+        while (bits && got < n) {
+            unsigned i = w * 64 + frg_ctz64(bits);
+            bits &= bits - 1;
+            out[got++] = (void *)(s->base + (size_t)i * s->obj_size);
+        }
+        s->u.freemap[w] = bits;
+    }
+    s->nfree = (uint16_t)(s->nfree - got);
+    return got;
+}
+
+/* Object index of p, or -1 if p is not the start of an object. */
+static long obj_index(const struct frg_span *s, const void *p) {
+    uintptr_t off = (uintptr_t)p - s->base;
+    uint32_t i = frg_class_obj_index(s->recip, off);
+    if (i >= s->nobjs || (uintptr_t)i * s->obj_size != off)
+        return -1;
+    return i;
+}
+
+enum frg_slab_put frg_slab_put(struct frg_span *s, void *p) {
+    long i = obj_index(s, p);
+    if (i < 0)
+        return FRG_PUT_INTERIOR;
+    uint64_t bit = 1ull << (i % 64);
+    if (s->u.freemap[i / 64] & bit)
+        return FRG_PUT_DOUBLE_FREE;
+    s->u.freemap[i / 64] |= bit;
+    s->nfree++;
+    return FRG_PUT_OK;
+}
+
+bool frg_slab_is_live(const struct frg_span *s, const void *p) {
+    long i = obj_index(s, p);
+    return i >= 0 && !frg_bm_get(s->u.freemap, (size_t)i);
+}
+
+bool frg_slab_validate(const struct frg_span *s) {
+    size_t free_bits = frg_bm_count(s->u.freemap, 0, FRG_SLAB_MAX_OBJS);
+    size_t beyond = frg_bm_count(s->u.freemap, s->nobjs, FRG_SLAB_MAX_OBJS - s->nobjs);
+    const struct frg_class_info *ci = &frg_classes[s->sclass];
+    if (free_bits != s->nfree || beyond || s->nobjs != ci->nobjs ||
+        s->obj_size != ci->size || s->npages != ci->slab_pages) {
+        frg_warn("slab validation failed for slab %p (class %u)", (void *)s->base,
+                 s->sclass);
+        return false;
+    }
+    return true;
+}

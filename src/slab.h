@@ -1,0 +1,29 @@
+/*
+ * slab.h - object bookkeeping inside one slab span.
+ *
+ * A slab is a span whose pages hold `nobjs` objects of one size class,
+ * back to back from the span's base.  Which objects are free is an
+ * out-of-band bitmap in the span descriptor: nothing is written into free
+ * objects, so a use-after-free or overflow cannot corrupt it, and a double
+ * free is a bit that is already set.  Callers hold the central lock of the
+ * slab's class.
+ */
+#ifndef FRG_SLAB_H
+#define FRG_SLAB_H
+
+#include "span.h"
+
+enum frg_slab_put { FRG_PUT_OK, FRG_PUT_DOUBLE_FREE, FRG_PUT_INTERIOR };
+
+/* Lay out a fresh slab of class `cls`: every object free. */
+FRG_HIDDEN void frg_slab_format(struct frg_span *s, unsigned cls);
+/* Take up to n free objects, lowest addresses first; returns how many. */
+FRG_HIDDEN unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n);
+/* Return one object to its slab. */
+FRG_HIDDEN enum frg_slab_put frg_slab_put(struct frg_span *s, void *p);
+/* Is p the start of an object that is currently allocated? */
+FRG_HIDDEN bool frg_slab_is_live(const struct frg_span *s, const void *p);
+/* Debug: freemap consistent with nfree and nobjs. */
+FRG_HIDDEN bool frg_slab_validate(const struct frg_span *s);
+
+#endif
