@@ -66,27 +66,31 @@ static FRG_COLD bool small_is_freed(void *p, unsigned cls) {
     return freed;
 }
 
-/* Describe why `p` (with page-map entry `s`) is not a live object start,
- * or return NULL if it is one. */
+/* Why `p` (with page-map entry `s`) is not the start of a live object:
+ * "invalid" (not ours), "use-after-free" (freed memory) or "interior"
+ * (inside an object); NULL if it is fine. */
 static const char *misuse_kind(const void *p, const struct frg_span *s) {
     if (!s)
-        return "invalid pointer";
+        return "invalid";
     if (s == &frg_span_freed)
-        return "freed pointer";
+        return "use-after-free";
     if (s->kind == FRG_SPAN_SLAB) {
         uintptr_t off = (uintptr_t)p - s->base;
-        return frg_class_obj_index(s->recip, off) * s->obj_size == off ? NULL
-                                                                       : "interior pointer";
+        return frg_class_obj_index(s->recip, off) * s->obj_size == off ? NULL : "interior";
     }
-    return (uintptr_t)p == s->base ? NULL : "interior pointer";
+    return (uintptr_t)p == s->base ? NULL : "interior";
 }
 
+/* "frgmalloc: <kind> <op> of <p>", e.g. "invalid free of 0x..."; a free of
+ * freed memory is the classic "double free". */
 static FRG_COLD void report(const char *op, const char *kind, const void *p) {
     char what[64];
-    size_t n = strlen(op);
-    memcpy(what, op, n);
-    memcpy(what + n, " of ", 4);
-    strcpy(what + n + 4, kind);
+    if (!strcmp(op, "free") && !strcmp(kind, "use-after-free"))
+        kind = "double";
+    size_t k = strlen(kind), o = strlen(op);
+    memcpy(what, kind, k);
+    what[k] = ' ';
+    memcpy(what + k + 1, op, o + 1);
     frg_report_misuse(what, p);
 }
 
@@ -97,10 +101,7 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
         return;
     const char *bad = misuse_kind(p, s);
     if (bad) {
-        if (s == &frg_span_freed)
-            frg_report_misuse("double free", p);
-        else
-            report("free", bad, p);
+        report("free", bad, p);
         return;
     }
     switch (s->kind) {
@@ -181,7 +182,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     const char *bad = misuse_kind(p, s);
     if (!bad && s->kind == FRG_SPAN_SLAB && ((uint64_t *)p)[1] == frg_free_key &&
         small_is_freed(p, s->sclass))
-        bad = "freed pointer";
+        bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
         errno = ENOMEM;
@@ -282,6 +283,9 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
         return 0;
     struct frg_span *s = frg_pagemap_lookup(p);
     const char *bad = misuse_kind(p, s);
+    if (!bad && s->kind == FRG_SPAN_SLAB && ((uint64_t *)p)[1] == frg_free_key &&
+        small_is_freed(p, s->sclass))
+        bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);
         return 0;

@@ -116,7 +116,7 @@ void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
          * concurrently, so this answer is exact. */
         struct frg_span *s = frg_pagemap_lookup(p);
         if (!s || s->kind != FRG_SPAN_SLAB || s->sclass != cls) {
-            frg_report_misuse("free of invalid pointer", p);
+            frg_report_misuse("invalid free", p);
             continue;
         }
         switch (frg_slab_put(s, p)) {
@@ -124,7 +124,7 @@ void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
             frg_report_misuse("double free", p);
             continue;
         case FRG_PUT_INTERIOR:
-            frg_report_misuse("free of interior pointer", p);
+            frg_report_misuse("interior free", p);
             continue;
         case FRG_PUT_OK:
             break;

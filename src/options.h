@@ -29,25 +29,19 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
     X(dirty_min, FRG_OPT_SIZE, dirty_min, 4u << 20, 0, (size_t)1 << 40, NULL,          \
       "freed pages kept resident for reuse before purging at once, in bytes")           \
     X(dirty_ratio, FRG_OPT_UINT, dirty_ratio, 25, 0, 100, NULL,                         \
-      "...or this percentage of the pages in use, when that is more")                  \
+      "or this percentage of the pages in use, if more (see dirty_min)")                  \
     X(decay_ms, FRG_OPT_UINT, decay_ms, 500, 0, 3600000, NULL,                          \
       "idle time after which kept pages and cached objects go back to the OS")          \
     X(background, FRG_OPT_BOOL, background, 1, 0, 1, NULL,                              \
       "run a purger thread so an idle process also returns memory")                     \
     X(retain_max, FRG_OPT_SIZE, retain_max, 64u << 20, 0, (size_t)1 << 40, NULL,       \
       "bytes of wholly free chunks kept mapped (already purged) before unmapping")      \
-    X(huge_cache_max, FRG_OPT_SIZE, huge_cache_max, 256u << 20, 0, (size_t)1 << 40,     \
+    X(huge_cache_max, FRG_OPT_SIZE, huge_cache_max, 64u << 20, 0, (size_t)1 << 40,     \
       NULL, "bytes of freed huge mappings kept for reuse until they decay")            \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
       "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
     X(cache_max, FRG_OPT_SIZE, cache_max, 1u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
-    X(stats_print, FRG_OPT_BOOL, stats_print, 0, 0, 1, NULL,                            \
-      "print statistics on stderr at exit")                                             \
-    X(stats_json, FRG_OPT_BOOL, stats_json, 0, 0, 1, NULL,                              \
-      "print the exit statistics as JSON instead of text")                              \
-    X(publish, FRG_OPT_BOOL, publish, 1, 0, 1, NULL,                                    \
-      "publish live stats in /dev/shm for frgmalloc-stat")                              \
     X(fault_mmap, FRG_OPT_UINT, fault_mmap, 0, 0, UINT64_MAX, NULL,                     \
       "testing: make the Nth mmap fail (0 = never)")                                    \
     X(fault_madvise, FRG_OPT_UINT, fault_madvise, 0, 0, UINT64_MAX, NULL,               \

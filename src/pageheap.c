@@ -403,23 +403,23 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     }
     size_t dirty = take_pages(chunk, (size_t)first, npages);
     heap.used_pages += npages;
-    frg_unlock(&heap.lock);
-
-    *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
     span->base = chunk->base + (size_t)first * FRG_PAGE;
     span->npages = (uint32_t)npages;
     span->kind = (uint8_t)kind;
     span->sclass = (uint8_t)sclass;
     span->chunk = chunk;
     span->bucket = FRG_SLAB_UNLISTED;
+    /* Under the lock, so that a fork never sees used pages unmapped. */
     frg_pagemap_set(span->base, npages, span);
+    frg_unlock(&heap.lock);
+    *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
     return span;
 }
 
 void frg_pageheap_free(struct frg_span *span) {
     struct frg_chunk *c = span->chunk;
-    frg_pagemap_set(span->base, span->npages, &frg_span_freed);
     frg_lock(&heap.lock);
+    frg_pagemap_set(span->base, span->npages, &frg_span_freed);
     give_pages(c, (span->base - c->base) / FRG_PAGE, span->npages, true);
     heap.used_pages -= span->npages;
     enforce_dirty_budget();
@@ -438,12 +438,10 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     if (ok) {
         take_pages(c, end, new_end - end);
         heap.used_pages += new_end - end;
-    }
-    frg_unlock(&heap.lock);
-    if (ok) {
         frg_pagemap_set(c->base + end * FRG_PAGE, new_end - end, span);
         span->npages = (uint32_t)new_npages;
     }
+    frg_unlock(&heap.lock);
     return ok;
 }
 
@@ -451,9 +449,9 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     struct frg_chunk *c = span->chunk;
     size_t first = (span->base - c->base) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
+    frg_lock(&heap.lock);
     frg_pagemap_set(span->base + new_npages * FRG_PAGE, cut, &frg_span_freed);
     span->npages = (uint32_t)new_npages;
-    frg_lock(&heap.lock);
     give_pages(c, first + new_npages, cut, true);
     heap.used_pages -= cut;
     enforce_dirty_budget();

@@ -7,7 +7,7 @@
  * the request above (tests/test_sizeclass.c checks both bounds).  Each
  * class has a slab size in pages chosen so the unusable tail of a slab is at
  * most 1/16 of it.  The table is generated at development time by
- * tools/gen_sizeclasses.py into sizeclass_table.h (each class annotated with
+ * src/gen_sizeclasses.py into sizeclass_table.h (each class annotated with
  * its waste) and is constant, so malloc can use it before initialisation.
  */
 #ifndef FRG_SIZECLASS_H

@@ -1,0 +1,44 @@
+#!/bin/sh
+# preload.sh - whole-process use: preload_prog and ordinary system programs
+# run with libfrgmalloc.so in LD_PRELOAD (directly and through the
+# frgmalloc-run launcher), in every per-CPU cache mode.
+set -u
+top="${top_builddir:-.}"
+lib="$top/.libs/libfrgmalloc.so"
+prog="$top/tests/preload_prog"
+fail=0
+[ -r "$lib" ] || { echo "not ok - $lib missing"; exit 1; }
+for mode in rseq lock off; do
+    out=$(FRGMALLOC_CONF="percpu:$mode" LD_PRELOAD="$lib" "$prog" 2>&1)
+    if [ "$out" = "preload_prog: ok" ]; then echo "ok - preload_prog [$mode]"
+    else echo "not ok - preload_prog [$mode]: $out"; fail=1; fi
+done
+# The launcher.
+out=$(FRGMALLOC_LIB="$lib" "$top/frgmalloc-run" "$prog" 2>&1)
+if [ "$out" = "preload_prog: ok" ]; then echo "ok - frgmalloc-run"
+else echo "not ok - frgmalloc-run: $out"; fail=1; fi
+# Ordinary programs: same output with and without the library.
+for cmd in "ls -la /usr/lib" "sort /etc/services" "sh -c 'for i in 1 2 3; do echo \$i; done | tac'"; do
+    want=$(sh -c "$cmd" 2>&1)
+    got=$(LD_PRELOAD="$lib" sh -c "$cmd" 2>&1)
+    if [ "$want" = "$got" ]; then echo "ok - $cmd"
+    else echo "not ok - $cmd differs"; fail=1; fi
+done
+# Misuse through the preloaded names.
+cat > "${TMPDIR:-/tmp}/frg_df_$$.c" <<'C'
+#include <stdlib.h>
+#include <stdio.h>
+int main(void) { char *p = malloc(24); printf("%p\n", (void *)p); fflush(stdout); free(p); free(p); return 0; }
+C
+if cc -O0 -o "${TMPDIR:-/tmp}/frg_df_$$" "${TMPDIR:-/tmp}/frg_df_$$.c" 2>/dev/null; then
+    ptr=$(LD_PRELOAD="$lib" "${TMPDIR:-/tmp}/frg_df_$$" 2>"${TMPDIR:-/tmp}/frg_df_$$.err")
+    status=$?
+    msg=$(cat "${TMPDIR:-/tmp}/frg_df_$$.err")
+    if [ "$status" -eq 134 ] && [ "$msg" = "frgmalloc: double free of $ptr" ]; then
+        echo "ok - double free through free() aborts with the message"
+    else
+        echo "not ok - double free: status $status, stderr '$msg', pointer $ptr"; fail=1
+    fi
+fi
+rm -f "${TMPDIR:-/tmp}/frg_df_$$" "${TMPDIR:-/tmp}/frg_df_$$.c" "${TMPDIR:-/tmp}/frg_df_$$.err"
+exit $fail

@@ -1,0 +1,176 @@
+/*
+ * test_internals.c - white-box tests of the layers below the API: the
+ * allocation-free formatter, option parsing, bitmaps, the page map, slabs
+ * and the page heap (coalescing, in-place growth, dirty accounting and
+ * purging, structure validation).
+ */
+#include "testutil.h"
+
+#include "bitmap.h"
+#include "fmt.h"
+#include "options.h"
+#include "pageheap.h"
+#include "pagemap.h"
+#include "slab.h"
+#include "stats.h"
+
+static void test_fmt(void) {
+    char b[128];
+    frg_snprintf(b, sizeof b, "%s|%d|%u|%zu|%x|%5d|%-4s|%05u|%c|%%|%.3s", "ab", -42, 7u,
+                 (size_t)123456789012ull, 255u, 12, "x", 42u, 'z', "abcdef");
+    CU_ASSERT_STRING_EQUAL(b, "ab|-42|7|123456789012|ff|   12|x   |00042|z|%|abc");
+    frg_snprintf(b, sizeof b, "%p", (void *)0x1234abcd);
+    CU_ASSERT_STRING_EQUAL(b, "0x1234abcd");
+    size_t n = frg_snprintf(b, 8, "%s", "truncated text");
+    CU_ASSERT_EQUAL(n, 14);
+    CU_ASSERT_STRING_EQUAL(b, "truncat");
+    frg_snprintf(b, sizeof b, "%ld %lld %lu", -5L, -6LL, 9UL);
+    CU_ASSERT_STRING_EQUAL(b, "-5 -6 9");
+}
+
+/* Parse in a child so the global options of this process stay untouched;
+ * the child reports through its exit code and stderr. */
+static void parse_good(void) {
+    frg_options_parse("dirty_min:8M,decay_ms:250,misuse:report,background:false", "test");
+    _exit(frg_opt.dirty_min == (8u << 20) && frg_opt.decay_ms == 250 &&
+                  frg_opt.misuse == FRG_MISUSE_REPORT && frg_opt.background == 0
+              ? 0 : 1);
+}
+static void parse_bad(void) {
+    uint64_t before = frg_opt.dirty_min;
+    frg_options_parse("nosuch:1,dirty_min:lots,decay_ms,dirty_ratio:101,,cache_max:2k", "test");
+    _exit(frg_opt.dirty_min == before && frg_opt.cache_max == 2048 ? 0 : 1);
+}
+
+static void test_options(void) {
+    char err[4096];
+    int st = tu_run_child(parse_good, err, sizeof err);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    st = tu_run_child(parse_bad, err, sizeof err);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "frgmalloc: warning: unknown option 'nosuch' in test, ignored\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value 'lots' for option 'dirty_min'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "option 'decay_ms' in test has no ':value'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value '101' for option 'dirty_ratio'"));
+    /* one line per problem, nothing else */
+    int lines = 0;
+    for (char *p = err; *p; p++)
+        lines += *p == '\n';
+    CU_ASSERT_EQUAL(lines, 4);
+}
+
+static void test_bitmap(void) {
+    uint64_t bm[4] = {0};
+    frg_bm_fill(bm, 3, 130, 1);
+    CU_ASSERT_EQUAL(frg_bm_count(bm, 0, 256), 130);
+    CU_ASSERT_EQUAL(frg_bm_find(bm, 256, 0, 1), 3);
+    CU_ASSERT_EQUAL(frg_bm_find(bm, 256, 3, 0), 133);
+    CU_ASSERT_EQUAL(frg_bm_find(bm, 256, 200, 1), 256);
+    frg_bm_fill(bm, 60, 10, 0);
+    CU_ASSERT_EQUAL(frg_bm_find(bm, 256, 10, 0), 60);
+    CU_ASSERT_EQUAL(frg_bm_count(bm, 0, 256), 120);
+}
+
+static void test_pagemap_foreign(void) {
+    int local;
+    static int global;
+    void *libc = malloc(10);
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(&local));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(&global));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(libc));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)(uintptr_t)0xffff800000001000ull));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(NULL));
+    free(libc);
+    void *mine = frg_malloc(10);
+    struct frg_span *s = frg_pagemap_lookup(mine);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->kind, FRG_SPAN_SLAB);
+    frg_free(mine);
+}
+
+static void test_slab_bitmap(void) {
+    struct frg_span s;
+    memset(&s, 0, sizeof s);
+    s.base = 0x100000;
+    s.npages = 1;
+    frg_slab_format(&s, 3); /* 64-byte class: 64 objects */
+    CU_ASSERT_EQUAL(s.nobjs, 64);
+    void *out[100];
+    CU_ASSERT_EQUAL(frg_slab_take(&s, out, 100), 64);
+    CU_ASSERT_PTR_EQUAL(out[0], (void *)0x100000);
+    CU_ASSERT_PTR_EQUAL(out[63], (void *)(0x100000 + 63 * 64));
+    CU_ASSERT_EQUAL(s.nfree, 0);
+    CU_ASSERT_EQUAL(frg_slab_put(&s, out[5]), FRG_PUT_OK);
+    CU_ASSERT_EQUAL(frg_slab_put(&s, out[5]), FRG_PUT_DOUBLE_FREE);
+    CU_ASSERT_EQUAL(frg_slab_put(&s, (char *)out[6] + 8), FRG_PUT_INTERIOR);
+    CU_ASSERT(!frg_slab_is_live(&s, out[5]));
+    CU_ASSERT(frg_slab_is_live(&s, out[6]));
+    CU_ASSERT(frg_slab_validate(&s));
+    CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1);
+    CU_ASSERT_PTR_EQUAL(out[0], (void *)(0x100000 + 5 * 64)); /* lowest free first */
+}
+
+static void test_pageheap_coalesce_and_grow(void) {
+    bool z;
+    struct frg_span *a = frg_pageheap_alloc(10, 1, FRG_SPAN_LARGE, 0, &z);
+    struct frg_span *b = frg_pageheap_alloc(10, 1, FRG_SPAN_LARGE, 0, &z);
+    struct frg_span *c = frg_pageheap_alloc(10, 1, FRG_SPAN_LARGE, 0, &z);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT(frg_pageheap_validate());
+    if (a->chunk == b->chunk && b->base == a->base + 10 * 4096 && c->base == b->base + 10 * 4096) {
+        uintptr_t base = a->base;
+        frg_pageheap_free(b);
+        CU_ASSERT(frg_pageheap_grow(a, 15)); /* into b's pages */
+        CU_ASSERT(!frg_pageheap_grow(a, 25)); /* c is in the way */
+        frg_pageheap_shrink(a, 10);
+        frg_pageheap_free(c);
+        frg_pageheap_free(a);
+        /* the three runs coalesced: 30 pages fit at the same place again */
+        struct frg_span *d = frg_pageheap_alloc(30, 1, FRG_SPAN_LARGE, 0, &z);
+        CU_ASSERT_EQUAL(d->base, base);
+        frg_pageheap_free(d);
+    } else {
+        frg_pageheap_free(a);
+        frg_pageheap_free(b);
+        frg_pageheap_free(c);
+        CU_FAIL("three fresh runs were not adjacent");
+    }
+    CU_ASSERT(frg_pageheap_validate());
+}
+
+static void test_pageheap_aligned_and_purge(void) {
+    bool z;
+    struct frg_span *s = frg_pageheap_alloc(3, 64, FRG_SPAN_LARGE, 0, &z);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->base % (64 * 4096), 0);
+    memset((void *)s->base, 1, 3 * 4096);
+    frg_pageheap_free(s);
+    struct frg_pageheap_stats st;
+    frg_pageheap_stats(&st);
+    CU_ASSERT(st.dirty_pages >= 3);
+    CU_ASSERT(frg_pageheap_purge(UINT64_MAX) >= 3 * 4096);
+    frg_pageheap_stats(&st);
+    CU_ASSERT_EQUAL(st.dirty_pages, 0);
+    /* purged pages read as zero and are reported so */
+    struct frg_span *t = frg_pageheap_alloc(3, 64, FRG_SPAN_LARGE, 0, &z);
+    CU_ASSERT(z);
+    CU_ASSERT_EQUAL(((unsigned char *)t->base)[100], 0);
+    frg_pageheap_free(t);
+    CU_ASSERT(frg_pageheap_validate());
+}
+
+static void register_tests(void) {
+    TU_SUITE(internals);
+    TU_TEST(internals, test_fmt);
+    TU_TEST(internals, test_options);
+    TU_TEST(internals, test_bitmap);
+    TU_TEST(internals, test_pagemap_foreign);
+    TU_TEST(internals, test_slab_bitmap);
+    TU_TEST(internals, test_pageheap_coalesce_and_grow);
+    TU_TEST(internals, test_pageheap_aligned_and_purge);
+}
+
+TU_MAIN

@@ -1,0 +1,255 @@
+/*
+ * test_misuse.c - misuse is detected and reported with one exact line,
+ * "frgmalloc: <what> of <pointer>", then abort()s; with misuse:report the
+ * call is ignored and the program goes on with an intact heap.
+ *
+ * Each scenario runs in a fresh process (this program re-executed with the
+ * scenario's name), which prints the pointer it is about to misuse on
+ * stdout so the parent can check the message names it.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <malloc.h>
+
+#include "central.h"
+#include "pageheap.h"
+
+static void announce(const void *p) {
+    printf("%p\n", p);
+    fflush(stdout);
+}
+
+static void double_free_small(void) {
+    void *p = frg_malloc(40);
+    frg_free(p);
+    announce(p);
+    frg_free(p);
+}
+
+/* The first free's object has left the per-CPU cache before the second. */
+static void double_free_small_flushed(void) {
+    void *keep = frg_malloc(40); /* keeps the slab alive */
+    void *p = frg_malloc(40);
+    frg_free(p);
+    frg_malloc_trim(0);
+    announce(p);
+    frg_free(p);
+    frg_free(keep);
+}
+
+/* Many frees in between: p is deep in a cache. */
+static void double_free_small_buried(void) {
+    void *p = frg_malloc(64);
+    frg_free(p);
+    void *q[100];
+    for (int i = 0; i < 100; i++)
+        q[i] = frg_malloc(64);
+    for (int i = 0; i < 100; i++)
+        frg_free(q[i]);
+    announce(p);
+    frg_free(p);
+}
+
+static void double_free_large(void) {
+    void *p = frg_malloc(200000);
+    frg_free(p);
+    announce(p);
+    frg_free(p);
+}
+
+static void double_free_huge(void) {
+    void *p = frg_malloc(8 << 20);
+    frg_free(p);
+    announce(p);
+    frg_free(p);
+}
+
+static void free_stack(void) {
+    int x;
+    announce(&x);
+    frg_free(&x);
+}
+
+static void free_global(void) {
+    static char buf[64];
+    announce(buf + 16);
+    frg_free(buf + 16);
+}
+
+static void free_interior_small(void) {
+    char *p = frg_malloc(100);
+    announce(p + 16);
+    frg_free(p + 16);
+}
+
+static void free_interior_large(void) {
+    char *p = frg_malloc(300000);
+    announce(p + 8192);
+    frg_free(p + 8192);
+}
+
+static void free_libc_pointer(void) {
+    void *p = malloc(100); /* glibc's, not ours */
+    announce(p);
+    frg_free(p);
+}
+
+static void realloc_freed(void) {
+    void *p = frg_malloc(300);
+    frg_free(p);
+    announce(p);
+    frg_realloc(p, 500);
+}
+
+static void realloc_invalid(void) {
+    int x;
+    announce(&x);
+    frg_realloc(&x, 10);
+}
+
+static void usable_size_freed(void) {
+    void *p = frg_malloc(700);
+    frg_free(p);
+    announce(p);
+    frg_malloc_usable_size(p);
+}
+
+static void usable_size_invalid(void) {
+    int x;
+    announce(&x);
+    frg_malloc_usable_size(&x);
+}
+
+/* misuse:report: the bad call is ignored and the heap stays correct. */
+static void report_and_continue(void) {
+    void *p = frg_malloc(48);
+    frg_free(p);
+    announce(p);
+    frg_free(p); /* reported, ignored */
+    void *a = frg_malloc(48), *b = frg_malloc(48);
+    if (a == b) /* a double free that was not ignored would hand p out twice */
+        _exit(3);
+    int x;
+    frg_free(&x);
+    frg_free(a);
+    frg_free(b);
+    if (!frg_central_validate() || !frg_pageheap_validate())
+        _exit(4);
+    _exit(0);
+}
+
+struct scenario {
+    const char *name;
+    void (*fn)(void);
+    const char *what; /* expected "<what> of" */
+};
+
+static const struct scenario scenarios[] = {
+    {"double_free_small", double_free_small, "double free"},
+    {"double_free_small_flushed", double_free_small_flushed, "double free"},
+    {"double_free_small_buried", double_free_small_buried, "double free"},
+    {"double_free_large", double_free_large, "double free"},
+    {"double_free_huge", double_free_huge, "double free"},
+    {"free_stack", free_stack, "invalid free"},
+    {"free_global", free_global, "invalid free"},
+    {"free_interior_small", free_interior_small, "interior free"},
+    {"free_interior_large", free_interior_large, "interior free"},
+    {"free_libc_pointer", free_libc_pointer, "invalid free"},
+    {"realloc_freed", realloc_freed, "use-after-free realloc"},
+    {"realloc_invalid", realloc_invalid, "invalid realloc"},
+    {"usable_size_invalid", usable_size_invalid, "invalid malloc_usable_size"},
+    {"usable_size_freed", usable_size_freed, "use-after-free malloc_usable_size"},
+};
+
+static char self[4096];
+
+/* Run scenario `name` in a fresh process; collect stdout, stderr, status. */
+static int run(const char *name, const char *conf, char *out, char *err, size_t size) {
+    int po[2], pe[2];
+    if (pipe(po) || pipe(pe))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        if (conf) { /* keep the caller's options (the cache mode) too */
+            char all[512];
+            const char *old = getenv("FRGMALLOC_CONF");
+            snprintf(all, sizeof all, "%s%s%s", old ? old : "", old ? "," : "", conf);
+            setenv("FRGMALLOC_CONF", all, 1);
+        }
+        execl(self, self, name, (char *)NULL);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    ssize_t n = read(po[0], out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    size_t len = 0;
+    while (len + 1 < size && (n = read(pe[0], err + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    err[len] = '\0';
+    close(po[0]);
+    close(pe[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return st;
+}
+
+static void test_each_misuse_aborts_with_message(void) {
+    for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++) {
+        char out[256], err[4096], want[256];
+        int st = run(scenarios[i].name, NULL, out, err, sizeof err);
+        out[strcspn(out, "\n")] = '\0';
+        snprintf(want, sizeof want, "frgmalloc: %s of %s\n", scenarios[i].what, out);
+        int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+        int exact = strcmp(err, want) == 0;
+        if (!aborted || !exact)
+            fprintf(stderr, "\n    %s: status 0x%x, stderr '%s', expected '%s'", scenarios[i].name,
+                    st, err, want);
+        CU_ASSERT(aborted);
+        CU_ASSERT(exact);
+    }
+}
+
+static void test_report_mode_continues(void) {
+    char out[256], err[4096], want[256];
+    int st = run("report_and_continue", "misuse:report", out, err, sizeof err);
+    out[strcspn(out, "\n")] = '\0';
+    snprintf(want, sizeof want, "frgmalloc: double free of %s\n", out);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(strncmp(err, want, strlen(want)) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "frgmalloc: invalid free of 0x"));
+}
+
+static void register_tests(void) {
+    TU_SUITE(misuse);
+    TU_TEST(misuse, test_each_misuse_aborts_with_message);
+    TU_TEST(misuse, test_report_mode_continues);
+}
+
+int main(int argc, char **argv) {
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    if (argc == 2) {
+        if (!strcmp(argv[1], "report_and_continue"))
+            report_and_continue();
+        for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
+            if (!strcmp(argv[1], scenarios[i].name)) {
+                scenarios[i].fn();
+                return 0; /* not detected */
+            }
+        return 2;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 99;
+    register_tests();
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * test_sizeclass.c - the size-class table: every small size maps to the
+ * smallest class that holds it, rounding waste stays within its bound, slab
+ * tails are small, and object indexes computed by reciprocal are exact.
+ */
+#include "testutil.h"
+
+#include "sizeclass.h"
+
+static void test_minimal_class(void) {
+    size_t bad = 0;
+    for (size_t n = 0; n <= FRG_SMALL_MAX; n++) {
+        unsigned c = frg_size_to_class(n);
+        if (c >= FRG_NCLASSES || frg_class_size(c) < (n ? n : 1) ||
+            (c > 0 && frg_class_size(c - 1) >= n))
+            bad++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Internal waste of rounding: under 16 bytes up to 128 B, under a quarter
+ * of the request above. */
+static void test_waste_bound(void) {
+    size_t worst_small = 0;
+    double worst_ratio = 0;
+    for (size_t n = 1; n <= FRG_SMALL_MAX; n++) {
+        size_t waste = frg_class_size(frg_size_to_class(n)) - n;
+        if (n <= 128) {
+            if (waste > worst_small)
+                worst_small = waste;
+        } else if ((double)waste / n > worst_ratio) {
+            worst_ratio = (double)waste / n;
+        }
+    }
+    CU_ASSERT(worst_small < 16);
+    CU_ASSERT(worst_ratio < 0.25);
+}
+
+static void test_table_shape(void) {
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        const struct frg_class_info *ci = &frg_classes[c];
+        size_t slab = (size_t)ci->slab_pages * 4096;
+        CU_ASSERT_EQUAL(ci->size % 16, 0);
+        CU_ASSERT(c == 0 || ci->size > frg_classes[c - 1].size);
+        CU_ASSERT(ci->nobjs >= 1 && ci->nobjs <= 256);
+        CU_ASSERT_EQUAL(ci->nobjs, slab / ci->size);
+        CU_ASSERT(ci->slab_pages >= 1 && ci->slab_pages <= FRG_SLAB_MAX_PAGES);
+        CU_ASSERT((slab - (size_t)ci->nobjs * ci->size) * 16 <= slab); /* tail <= 1/16 */
+        CU_ASSERT_EQUAL(ci->recip, (uint32_t)(((1ull << 32) + ci->size - 1) / ci->size));
+    }
+    CU_ASSERT_EQUAL(frg_class_size(FRG_NCLASSES - 1), FRG_SMALL_MAX);
+}
+
+static void test_object_index_exact(void) {
+    size_t bad = 0;
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        const struct frg_class_info *ci = &frg_classes[c];
+        for (uint32_t i = 0; i < ci->nobjs; i++)
+            for (uint32_t d = 0; d < ci->size; d += (ci->size > 64 ? ci->size / 61 : 1))
+                bad += frg_class_obj_index(ci->recip, (uintptr_t)i * ci->size + d) != i;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void register_tests(void) {
+    TU_SUITE(sizeclass);
+    TU_TEST(sizeclass, test_minimal_class);
+    TU_TEST(sizeclass, test_waste_bound);
+    TU_TEST(sizeclass, test_table_shape);
+    TU_TEST(sizeclass, test_object_index_exact);
+}
+
+TU_MAIN

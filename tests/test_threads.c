@@ -1,0 +1,138 @@
+/*
+ * test_threads.c - thread lifecycle: many short-lived threads (objects
+ * they leave behind are freed by others, thread-exit destructors free
+ * memory), and 512 threads that allocate then sit idle: the memory held in
+ * per-CPU caches stays bounded by the number of CPUs, not threads.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#include "options.h"
+#include "percpu.h"
+#include "stats.h"
+
+static pthread_key_t key;
+static void *leftovers[64 * 16];
+static pthread_mutex_t left_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t nleft;
+
+static void key_destructor(void *p) {
+    if (!tu_check(p, 777, 0x42))
+        abort();
+    frg_free(p); /* allocation work at thread exit */
+}
+
+static void *short_lived(void *arg) {
+    uint64_t seed = (uintptr_t)arg;
+    void *local[200];
+    for (int i = 0; i < 200; i++) {
+        size_t n = 1 + tu_rand(&seed) % 3000;
+        local[i] = frg_malloc(n);
+        memset(local[i], 1, n);
+    }
+    for (int i = 0; i < 200; i += 2)
+        frg_free(local[i]);
+    pthread_mutex_lock(&left_lock);
+    for (int i = 1; i < 200 && nleft < sizeof leftovers / sizeof *leftovers; i += 50)
+        leftovers[nleft++] = local[i];
+    pthread_mutex_unlock(&left_lock);
+    for (int i = 1; i < 200; i += 2)
+        if (i % 50 != 1)
+            frg_free(local[i]);
+    void *tls = frg_malloc(777);
+    tu_fill(tls, 777, 0x42);
+    pthread_setspecific(key, tls);
+    return NULL;
+}
+
+static void test_thread_churn(void) {
+    pthread_key_create(&key, key_destructor);
+    frg_malloc_trim(0);
+    struct frg_stats before;
+    frg_stats_collect(&before);
+    for (int round = 0; round < 60; round++) {
+        pthread_t t[16];
+        for (int i = 0; i < 16; i++)
+            CU_ASSERT_EQUAL_FATAL(
+                pthread_create(&t[i], NULL, short_lived, (void *)(uintptr_t)(round * 16 + i + 1)), 0);
+        for (int i = 0; i < 16; i++)
+            pthread_join(t[i], NULL);
+        /* objects of exited threads are freed by this thread */
+        pthread_mutex_lock(&left_lock);
+        for (size_t i = 0; i < nleft; i++)
+            frg_free(leftovers[i]);
+        nleft = 0;
+        pthread_mutex_unlock(&left_lock);
+    }
+    frg_malloc_trim(0);
+    struct frg_stats after;
+    frg_stats_collect(&after);
+    CU_ASSERT_EQUAL(after.allocated, before.allocated); /* nothing stranded */
+}
+
+/* ---- 512 idle threads ------------------------------------------------------ */
+
+static pthread_barrier_t start_barrier, done_barrier, exit_barrier;
+
+static void *allocate_then_idle(void *arg) {
+    uint64_t seed = (uintptr_t)arg + 1;
+    void *objs[2048];
+    memset(objs, 0, sizeof objs); /* stack pages count before the baseline */
+    pthread_barrier_wait(&start_barrier);
+    size_t used = 0, n = 0;
+    while (used < 256 * 1024 && n < 2048) {
+        size_t sz = 16 + tu_rand(&seed) % 497;
+        objs[n] = frg_malloc(sz);
+        memset(objs[n], 2, sz);
+        used += sz;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    pthread_barrier_wait(&done_barrier);
+    pthread_barrier_wait(&exit_barrier); /* idle: no allocator calls */
+    return NULL;
+}
+
+static void test_512_threads_bounded(void) {
+    enum { N = 512 };
+    static pthread_t t[N];
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_barrier_init(&start_barrier, NULL, N + 1);
+    pthread_barrier_init(&done_barrier, NULL, N + 1);
+    pthread_barrier_init(&exit_barrier, NULL, N + 1);
+    frg_malloc_trim(0);
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], &attr, allocate_then_idle, (void *)(uintptr_t)i), 0);
+    long rss_before = tu_rss_kib();
+    pthread_barrier_wait(&start_barrier);
+    pthread_barrier_wait(&done_barrier);
+    long rss_after = tu_rss_kib();
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    /* The bound: per-CPU capacity, whatever the number of threads. */
+    size_t bound = (size_t)frg_percpu_ncpus() * frg_opt.cache_max;
+    CU_ASSERT(st.percpu_cached <= bound);
+    CU_ASSERT(st.percpu_capacity <= bound);
+    /* All 512 threads' objects are free: what is resident beyond the
+     * caches is at most the dirty budget and slab fragmentation. */
+    long growth_kib = rss_after - rss_before;
+    fprintf(stderr, "\n    512 threads: RSS growth %ld KiB, cached %zu KiB (bound %zu KiB)\n",
+            growth_kib, st.percpu_cached / 1024, bound / 1024);
+    CU_ASSERT(growth_kib * 1024 <= (long)(bound + frg_opt.dirty_min + (4 << 20)));
+    pthread_barrier_wait(&exit_barrier);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    pthread_attr_destroy(&attr);
+}
+
+static void register_tests(void) {
+    TU_SUITE(threads);
+    TU_TEST(threads, test_thread_churn);
+    TU_TEST(threads, test_512_threads_bounded);
+}
+
+TU_MAIN

@@ -1,0 +1,110 @@
+/*
+ * testutil.h - helpers shared by the CUnit test programs.
+ *
+ * Test programs link libfrgmalloc.a and call the frg_* API (and, for
+ * white-box tests, internal functions declared in src/).  Helpers here:
+ * a main() that runs the registered suites, reading the process's RSS,
+ * running a function in a child process and capturing its stderr and
+ * signal, and a deterministic PRNG.
+ */
+#ifndef FRG_TESTUTIL_H
+#define FRG_TESTUTIL_H
+
+#define _GNU_SOURCE
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frgmalloc.h"
+
+/* xorshift64*: reproducible sequences for a given seed. */
+static inline uint64_t tu_rand(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* VmRSS of this process in KiB, read without allocating. */
+static inline long tu_rss_kib(void) {
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = strstr(buf, "VmRSS:");
+    return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+/* Fill and check a recognisable pattern (position and salt; not the
+ * address, so it survives realloc moving the object). */
+static inline void tu_fill(void *p, size_t n, uint8_t salt) {
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(i * 31 + salt);
+}
+static inline int tu_check(const void *p, size_t n, uint8_t salt) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (uint8_t)(i * 31 + salt))
+            return 0;
+    return 1;
+}
+
+/* Run fn() in a child; return its wait status and copy its stderr. */
+static inline int tu_run_child(void (*fn)(void), char *err, size_t errsize) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        signal(SIGABRT, SIG_DFL);
+        fn();
+        _exit(0);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(pipefd[0], err + len, errsize - 1 - len)) > 0 && len + 1 < errsize)
+        len += (size_t)r;
+    err[len] = '\0';
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+#define TU_SUITE(name) CU_pSuite suite_##name = CU_add_suite(#name, NULL, NULL)
+#define TU_TEST(suite, fn) CU_add_test(suite_##suite, #fn, fn)
+
+/* Each test program defines register_tests() and uses TU_MAIN. */
+#define TU_MAIN                                                                  \
+    int main(void) {                                                             \
+        if (CU_initialize_registry() != CUE_SUCCESS)                             \
+            return 99;                                                           \
+        register_tests();                                                        \
+        CU_basic_set_mode(CU_BRM_VERBOSE);                                       \
+        CU_basic_run_tests();                                                    \
+        unsigned failed = CU_get_number_of_failures() +                          \
+                          CU_get_number_of_tests_failed();                       \
+        CU_cleanup_registry();                                                   \
+        return failed ? 1 : 0;                                                   \
+    }
+
+#endif
