@@ -1,15 +1,22 @@
 /*
  * central.c - partial-slab lists per size class, batch refill and flush.
  *
- * Owns: frg_central[], the fullness lists, slab creation and release.
- * Locking: frg_central[c].lock (rank CENTRAL) guards the class's lists,
+ * Owns: frg_central[], the partial-slab sets, slab creation and release.
+ * Two allocation orders (option `slab_order`): `fullest` keeps partial
+ * slabs on eight lists by fullness and takes from the fullest; `address`
+ * keeps them in a binary min-heap by address and takes the lowest.
+ * Locking: frg_central[c].lock (rank CENTRAL) guards the class's sets,
  * counters and the freemaps of its slabs.  Slab creation and release call
- * the page heap (rank PAGEHEAP) with the class lock held.
+ * the page heap (rank PAGEHEAP) with the class lock held; growing the
+ * address heap takes the metadata locks.
  */
 #include "central.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "meta.h"
+#include "options.h"
 #include "pageheap.h"
 #include "pagemap.h"
 #include "report.h"
@@ -30,9 +37,9 @@ static unsigned fullness_bucket(const struct frg_span *s) {
     return used * FRG_FULLNESS_BUCKETS / s->nobjs;
 }
 
-static void unlist(struct frg_central *c, struct frg_span *s) {
-    if (s->bucket == FRG_SLAB_UNLISTED)
-        return;
+/* ---- order "fullest": lists by fullness ------------------------------- */
+
+static void list_remove(struct frg_central *c, struct frg_span *s) {
     if (s->prev)
         s->prev->next = s->next;
     else {
@@ -43,24 +50,120 @@ static void unlist(struct frg_central *c, struct frg_span *s) {
     if (s->next)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
-    s->bucket = FRG_SLAB_UNLISTED;
 }
 
-/* Put a slab on the list matching its fullness (none when full). */
-static void relist(struct frg_central *c, struct frg_span *s) {
-    unsigned b = s->nfree == 0 ? FRG_SLAB_UNLISTED : fullness_bucket(s);
-    if (b == s->bucket)
-        return;
-    unlist(c, s);
-    if (b == FRG_SLAB_UNLISTED)
-        return;
-    s->bucket = (uint8_t)b;
+static void list_insert(struct frg_central *c, struct frg_span *s, unsigned b) {
     s->prev = NULL;
     s->next = c->partial[b];
     if (s->next)
         s->next->prev = s;
     c->partial[b] = s;
     c->nonempty |= 1u << b;
+}
+
+/* ---- order "address": min-heap by base address ------------------------- */
+
+#define HEAP_LISTED 0 /* s->bucket while the slab is in the heap */
+
+static bool before(const struct frg_span *a, const struct frg_span *b) {
+    return a->base < b->base;
+}
+
+static void heap_place(struct frg_central *c, size_t i, struct frg_span *s) {
+    c->heap[i] = s;
+    s->order_idx = (uint32_t)i;
+}
+
+static void sift_up(struct frg_central *c, size_t i) {
+    struct frg_span *s = c->heap[i];
+    while (i > 0 && before(s, c->heap[(i - 1) / 2])) {
+        heap_place(c, i, c->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_place(c, i, s);
+}
+
+static void sift_down(struct frg_central *c, size_t i) {
+    struct frg_span *s = c->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const struct frg_span *best = s;
+        if (l < c->heap_len && before(c->heap[l], best))
+            best = c->heap[m = l];
+        if (l + 1 < c->heap_len && before(c->heap[l + 1], best))
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_place(c, i, c->heap[m]);
+        i = m;
+    }
+    heap_place(c, i, s);
+}
+
+/* False only if metadata memory is exhausted: the slab then stays
+ * unlisted (it is still freed into, and released when empty). */
+static bool heap_insert(struct frg_central *c, struct frg_span *s) {
+    if (c->heap_len == c->heap_cap) {
+        size_t cap = c->heap_cap ? c->heap_cap * 2 : 64;
+        struct frg_span **a = frg_meta_alloc(cap * sizeof *a, 16);
+        if (!a)
+            return false;
+        if (c->heap_len)
+            memcpy(a, c->heap, c->heap_len * sizeof *a);
+        c->heap = a; /* the old array stays in metadata: growth wastes <= 1x */
+        c->heap_cap = cap;
+    }
+    heap_place(c, c->heap_len++, s);
+    sift_up(c, c->heap_len - 1);
+    return true;
+}
+
+static void heap_remove(struct frg_central *c, struct frg_span *s) {
+    size_t i = s->order_idx;
+    struct frg_span *last = c->heap[--c->heap_len];
+    if (i < c->heap_len) {
+        heap_place(c, i, last);
+        sift_up(c, i);
+        sift_down(c, last->order_idx);
+    }
+}
+
+/* ---- the partial set, whichever the order ----------------------------- */
+
+static void unlist(struct frg_central *c, struct frg_span *s) {
+    if (s->bucket == FRG_SLAB_UNLISTED)
+        return;
+    if (frg_opt.slab_order == FRG_ORDER_ADDRESS)
+        heap_remove(c, s);
+    else
+        list_remove(c, s);
+    s->bucket = FRG_SLAB_UNLISTED;
+}
+
+/* Put a slab where it belongs for its fullness (nowhere when full). */
+static void relist(struct frg_central *c, struct frg_span *s) {
+    if (frg_opt.slab_order == FRG_ORDER_ADDRESS) {
+        if (s->nfree == 0)
+            unlist(c, s);
+        else if (s->bucket == FRG_SLAB_UNLISTED && heap_insert(c, s))
+            s->bucket = HEAP_LISTED;
+        return;
+    }
+    unsigned b = s->nfree == 0 ? FRG_SLAB_UNLISTED : fullness_bucket(s);
+    if (b == s->bucket)
+        return;
+    unlist(c, s);
+    if (b != FRG_SLAB_UNLISTED) {
+        list_insert(c, s, b);
+        s->bucket = (uint8_t)b;
+    }
+}
+
+/* The non-full slab to allocate from, or NULL. */
+static struct frg_span *pick(struct frg_central *c) {
+    if (frg_opt.slab_order == FRG_ORDER_ADDRESS)
+        return c->heap_len ? c->heap[0] : NULL;
+    return c->nonempty ? c->partial[31 - __builtin_clz(c->nonempty)] : NULL;
 }
 
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
@@ -80,15 +183,9 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
     unsigned got = 0;
     frg_lock(&c->lock);
     while (got < n) {
-        struct frg_span *s;
-        if (c->nonempty) {
-            /* fullest partial slab first */
-            s = c->partial[31 - __builtin_clz(c->nonempty)];
-        } else {
-            s = new_slab(c, cls);
-            if (!s)
-                break;
-        }
+        struct frg_span *s = pick(c);
+        if (!s && !(s = new_slab(c, cls)))
+            break;
         got += frg_slab_take(s, out + got, n - got);
         relist(c, s);
     }
@@ -144,6 +241,15 @@ bool frg_central_validate(void) {
     for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
         struct frg_central *c = &frg_central[cls];
         frg_lock(&c->lock);
+        for (size_t i = 0; i < c->heap_len; i++) {
+            struct frg_span *s = c->heap[i];
+            if (s->order_idx != i || s->bucket != HEAP_LISTED || s->sclass != cls ||
+                s->nfree == 0 || (i > 0 && before(s, c->heap[(i - 1) / 2])) ||
+                !frg_slab_validate(s)) {
+                frg_warn("central class %u: address heap broken at %zu", cls, i);
+                ok = false;
+            }
+        }
         for (unsigned b = 0; b < FRG_FULLNESS_BUCKETS; b++) {
             if (!c->partial[b] != !(c->nonempty & (1u << b))) {
                 frg_warn("central class %u: nonempty mask wrong for list %u", cls, b);

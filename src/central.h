@@ -4,7 +4,8 @@
  * The middle layer between the per-CPU caches and the page heap.  Objects
  * move in batches: frg_central_alloc_batch fills a cache, frg_central_free_batch
  * takes objects back.  Each class keeps its non-full slabs on eight lists
- * by fullness and allocates from the fullest one, so that live objects
+ * by fullness and allocates from the fullest one (or, with
+ * slab_order:address, from the lowest-addressed one), so that live objects
  * concentrate and lightly used slabs drain, become empty, and go back to
  * the page heap at once.  Locking: one lock per class (rank CENTRAL); at
  * most one central lock is held at a time; the page heap is called with it
@@ -23,6 +24,8 @@ struct frg_central {
     frg_lock_t lock;
     struct frg_span *partial[FRG_FULLNESS_BUCKETS];
     uint32_t nonempty; /* bit b set: partial[b] is not empty */
+    struct frg_span **heap;  /* slab_order:address: min-heap by base */
+    size_t heap_len, heap_cap;
     size_t nslabs;     /* slabs of this class */
     size_t objs_out;   /* objects outside their slabs (live or cached) */
     uint64_t nmalloc;  /* objects taken out of slabs, ever */

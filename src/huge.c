@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "meta.h"
+#include "pool.h"
 #include "options.h"
 #include "os.h"
 #include "pagemap.h"

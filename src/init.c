@@ -19,6 +19,7 @@
 #include "central.h"
 #include "huge.h"
 #include "meta.h"
+#include "pool.h"
 #include "options.h"
 #include "os.h"
 #include "pageheap.h"
@@ -49,6 +50,7 @@ static void fork_prepare(void) {
     frg_huge_lock_all();
     frg_pageheap_lock_all();
     frg_pagemap_lock();
+    frg_pools_lock_all();
     frg_meta_lock_all();
 }
 
@@ -56,6 +58,7 @@ static void fork_parent(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     frg_meta_unlock_all();
+    frg_pools_unlock_all();
     frg_pagemap_unlock();
     frg_pageheap_unlock_all();
     frg_huge_unlock_all();
@@ -69,6 +72,7 @@ static void fork_child(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     frg_meta_reinit_locks();
+    frg_pools_reinit_locks();
     frg_pagemap_reinit_lock();
     frg_pageheap_reinit_locks();
     frg_huge_reinit_locks();

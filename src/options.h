@@ -18,6 +18,7 @@ enum frg_opt_type { FRG_OPT_BOOL, FRG_OPT_SIZE, FRG_OPT_UINT, FRG_OPT_ENUM };
 
 enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
 enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
+enum { FRG_ORDER_FULLEST, FRG_ORDER_ADDRESS };
 enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
 
 /* X(name, type, field, default, min, max, enum values, doc) */
@@ -38,6 +39,8 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
       "bytes of wholly free chunks kept mapped (already purged) before unmapping")      \
     X(huge_cache_max, FRG_OPT_SIZE, huge_cache_max, 64u << 20, 0, (size_t)1 << 40,     \
       NULL, "bytes of freed huge mappings kept for reuse until they decay")            \
+    X(slab_order, FRG_OPT_ENUM, slab_order, FRG_ORDER_FULLEST, 0, 1, "fullest|address", \
+      "which non-full slab a size class allocates from first")                         \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
       "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
     X(cache_max, FRG_OPT_SIZE, cache_max, 1u << 20, 0, 64u << 20, NULL,                 \

@@ -12,7 +12,7 @@
 #include <errno.h>
 
 #include "bitmap.h"
-#include "meta.h"
+#include "pool.h"
 #include "options.h"
 #include "pagemap.h"
 #include "purge.h"
@@ -26,6 +26,8 @@ static struct {
     size_t nchunks, used_pages, dirty_pages, free_pages, empty_chunks, unmapped;
     size_t purging_pages; /* detached for madvise right now */
     bool eager_purging;   /* a free() is purging over-budget pages */
+    size_t boost_pages;   /* budget added because eager purges were refaulted */
+    uint64_t last_eager_ns; /* when free() last purged over-budget pages */
 } heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP)};
 
 struct frg_span frg_span_freed;
@@ -320,11 +322,27 @@ static size_t purge_oldest(uint64_t before, size_t keep) {
 }
 
 /* The dirty budget: dirty_min bytes, or dirty_ratio percent of the pages
- * in use if that is more. */
+ * in use if that is more, plus the boost: pages the program allocated
+ * afresh soon after free() had purged over-budget pages.  A program that
+ * frees and reallocates the same working set thus purges once, not on
+ * every round; the boost halves whenever a decay pass finds pages that
+ * stayed unused for decay_ms, and malloc_trim drops it. */
 static size_t dirty_budget(void) {
     size_t floor = frg_opt.dirty_min / FRG_PAGE;
     size_t prop = heap.used_pages * frg_opt.dirty_ratio / 100;
-    return floor > prop ? floor : prop;
+    return (floor > prop ? floor : prop) + heap.boost_pages;
+}
+
+#define BOOST_MAX_PAGES (((size_t)1 << 30) / FRG_PAGE)
+
+/* Pages that were not dirty were just faulted in (or will be): if free()
+ * purged pages a moment ago, that purge was wasted; remember it. */
+static void note_fresh_pages(size_t fresh) {
+    if (!fresh || !heap.last_eager_ns)
+        return;
+    uint64_t window = frg_opt.decay_ms * 1000000ull;
+    if (frg_os_now_ns() - heap.last_eager_ns < window && heap.boost_pages < BOOST_MAX_PAGES)
+        heap.boost_pages += fresh;
 }
 
 /* After a free: over budget, purge back down to half of it (hysteresis:
@@ -334,6 +352,7 @@ static void enforce_dirty_budget(void) {
     if (heap.dirty_pages <= budget || heap.eager_purging)
         return;
     heap.eager_purging = true;
+    heap.last_eager_ns = frg_os_now_ns();
     purge_oldest(UINT64_MAX, budget / 2);
     release_empty_chunks();
     heap.eager_purging = false;
@@ -403,6 +422,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     }
     size_t dirty = take_pages(chunk, (size_t)first, npages);
     heap.used_pages += npages;
+    note_fresh_pages(npages - dirty);
     span->base = chunk->base + (size_t)first * FRG_PAGE;
     span->npages = (uint32_t)npages;
     span->kind = (uint8_t)kind;
@@ -461,6 +481,12 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
 size_t frg_pageheap_purge(uint64_t dirtied_before_ns) {
     frg_lock(&heap.lock);
     size_t bytes = purge_oldest(dirtied_before_ns, 0);
+    /* Pages sat unused for a whole decay period: the program stopped
+     * reusing them, so the boost shrinks (a full purge drops it). */
+    if (dirtied_before_ns == UINT64_MAX)
+        heap.boost_pages = 0;
+    else if (bytes)
+        heap.boost_pages /= 2;
     bytes += release_empty_chunks();
     frg_unlock(&heap.lock);
     return bytes;

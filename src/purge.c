@@ -26,6 +26,7 @@
 #include "os.h"
 #include "pageheap.h"
 #include "percpu.h"
+#include "pool.h"
 
 int frg_purge_pending;
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
@@ -66,6 +67,8 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     size_t bytes = frg_percpu_decay(now_ns, decay);
     bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
+    if (bytes)
+        bytes += frg_pools_purge(); /* memory went idle: so did its metadata */
     ps.passes++;
     ps.bytes_decayed += bytes;
     frg_unlock(&purge_lock);
@@ -79,6 +82,7 @@ size_t frg_purge_all(void) {
     frg_percpu_drain_all(true);
     size_t bytes = frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
+    bytes += frg_pools_purge();
     ps.bytes_trimmed += bytes;
     frg_unlock(&purge_lock);
     return bytes;

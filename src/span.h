@@ -33,6 +33,7 @@ struct frg_span {
     uint8_t pad;
     uint32_t recip;     /* slab: ceil(2^32 / object size), for object indexes */
     uint32_t obj_size;  /* slab: object size */
+    uint32_t order_idx; /* slab: position in its class's address heap */
     struct frg_span *next, *prev; /* central partial list, huge list */
     struct frg_chunk *chunk;      /* slab, large: the chunk holding the run */
     union {

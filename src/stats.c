@@ -26,6 +26,7 @@
 #include "pageheap.h"
 #include "pagemap.h"
 #include "percpu.h"
+#include "pool.h"
 #include "purge.h"
 #include "report.h"
 
@@ -99,7 +100,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->free_runs = hp.free_runs;
     st->chunks_unmapped = hp.chunks_unmapped;
     st->mapped = hp.chunks * FRG_CHUNK_SIZE + hs.live_mapped + hs.cached_bytes;
-    st->metadata = frg_meta_mapped() + frg_pagemap_committed() +
+    st->metadata = frg_meta_mapped() + frg_pools_resident() + frg_pagemap_committed() +
                    (size_t)frg_percpu_ncpus() * FRG_PAGE + pc.capacity_slots * sizeof(void *);
     st->resident = st->active + st->dirty + hs.cached_bytes + st->metadata;
 

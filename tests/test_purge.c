@@ -1,0 +1,277 @@
+/*
+ * test_purge.c - resident memory follows live memory.
+ *
+ * Each scenario runs in a fresh process (this program re-executed) because
+ * options are read once per process:
+ *  - idle_return: free a large working set and make no further allocator
+ *    call: RSS comes back to within a margin of live memory within 2 s;
+ *  - idle_return_live: the same with 8 MiB still live;
+ *  - trim: with the purger off and a dirty budget large enough to keep
+ *    everything, malloc_trim(0) returns 1 and RSS drops at once; a second
+ *    trim returns 0;
+ *  - pingpong_large / pingpong_small: freeing and reallocating the same
+ *    working set 400 times costs a bounded number of madvise calls;
+ *  - retain: wholly free chunks beyond retain_max are unmapped;
+ *  - madv_free: the MADV_FREE mode works;
+ *  - fault_madvise: a failing madvise loses nothing and is retried later.
+ */
+#include "testutil.h"
+
+#include <time.h>
+
+#include "os.h"
+#include "pageheap.h"
+#include "stats.h"
+
+#define MIB (1024L * 1024)
+#define FAIL(...) do { fflush(stdout); fprintf(stderr, __VA_ARGS__); _exit(1); } while (0)
+#define PASS() do { fflush(stdout); _exit(0); } while (0)
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll RSS without calling the allocator until it is <= limit. */
+static long wait_rss_below(long limit_kib, long max_ms, long *elapsed) {
+    long rss = tu_rss_kib();
+    for (*elapsed = 0; rss > limit_kib && *elapsed < max_ms; *elapsed += 50) {
+        sleep_ms(50);
+        rss = tu_rss_kib();
+    }
+    return rss;
+}
+
+/* About `bytes` in mixed small objects (16 B - 2 KiB, mostly small) and a
+ * few large ones, all touched. */
+static void **build(long bytes, size_t *count) {
+    size_t cap = (size_t)(bytes / 64), n = 0;
+    void **objs = frg_malloc(cap * sizeof *objs);
+    uint64_t seed = 42;
+    long used = 0;
+    while (used < bytes && n < cap) {
+        uint64_t r = tu_rand(&seed);
+        size_t sz = r % 100 == 0 ? 65536 + r % 200000 : r % 4 == 0 ? 256 + r % 1792 : 16 + r % 240;
+        objs[n] = frg_malloc(sz);
+        memset(objs[n], 0x5a, sz);
+        used += (long)sz;
+        n++;
+    }
+    *count = n;
+    return objs;
+}
+
+static void idle_return(long keep_live) {
+    long base = tu_rss_kib();
+    size_t n;
+    void **objs = build(256 * MIB, &n);
+    void *live = keep_live ? frg_malloc((size_t)keep_live) : NULL;
+    if (live)
+        memset(live, 1, (size_t)keep_live);
+    long peak = tu_rss_kib();
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    frg_free(objs);
+    /* From here on: no allocator call at all. */
+    long growth = peak - base;
+    /* eager purging: at once, down to live + the dirty budget (4 MiB) + 2% */
+    long soon = base + keep_live / 1024 + growth / 50 + 4096;
+    long rss_now = tu_rss_kib();
+    /* decay: within 2 s, down to live + 1% + 1 MiB (metadata, page map) */
+    long limit = base + keep_live / 1024 + growth / 100 + 1024;
+    long waited, rss = wait_rss_below(limit, 3000, &waited);
+    printf("base %ld peak %ld after-free %ld final %ld KiB after %ld ms (limits %ld, %ld)\n",
+           base, peak, rss_now, rss, waited, soon, limit);
+    if (rss_now > soon)
+        FAIL("RSS right after the frees %ld KiB > %ld KiB\n", rss_now, soon);
+    if (rss > limit || waited > 2000)
+        FAIL("RSS %ld KiB did not fall below %ld KiB within 2 s\n", rss, limit);
+    PASS();
+}
+
+static void trim(void) {
+    long base = tu_rss_kib();
+    size_t n;
+    void **objs = build(128 * MIB, &n);
+    long peak = tu_rss_kib();
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    frg_free(objs);
+    long before = tu_rss_kib();
+    int r = frg_malloc_trim(0);
+    long after = tu_rss_kib();
+    printf("base %ld peak %ld before-trim %ld after-trim %ld KiB, trim returned %d\n", base,
+           peak, before, after, r);
+    if (r != 1)
+        FAIL("malloc_trim returned %d\n", r);
+    if (before - base < (peak - base) / 2)
+        FAIL("memory came back before the trim although nothing should purge it\n");
+    if (after > base + (peak - base) / 50 + 2048)
+        FAIL("RSS after trim %ld KiB is not near the baseline %ld KiB\n", after, base);
+    if (frg_malloc_trim(0) != 0)
+        FAIL("a second trim released memory again\n");
+    PASS();
+}
+
+static void pingpong(size_t obj, size_t count) {
+    void **p = frg_malloc(count * sizeof *p);
+    uint64_t before = 0;
+    for (int round = 0; round < 400; round++) {
+        if (round == 5) /* after warm-up: budget and boost settled */
+            before = frg_os_counters.madvise_calls;
+        for (size_t i = 0; i < count; i++) {
+            p[i] = frg_malloc(obj);
+            memset(p[i], round, obj);
+        }
+        for (size_t i = 0; i < count; i++)
+            frg_free(p[i]);
+    }
+    uint64_t calls = frg_os_counters.madvise_calls - before;
+    printf("%zu x %zu B, 395 rounds: %llu madvise calls\n", count, obj,
+           (unsigned long long)calls);
+    if (calls > 40)
+        FAIL("ping-pong made %llu madvise calls\n", (unsigned long long)calls);
+    PASS();
+}
+
+static void retain(void) {
+    enum { N = 100 };
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = frg_malloc(1 << 20); /* 100 MiB of large objects: ~25 chunks */
+        memset(p[i], 3, 1 << 20);
+    }
+    for (int i = 0; i < N; i++)
+        frg_free(p[i]);
+    frg_malloc_trim(0);
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    printf("chunks %zu, unmapped %zu\n", st.chunks, st.chunks_unmapped);
+    if (st.chunks * (4 << 20) > (16 << 20) + (8 << 20)) /* retain_max 16M + live */
+        FAIL("%zu chunks still mapped\n", st.chunks);
+    if (st.chunks_unmapped == 0)
+        FAIL("no chunk was unmapped\n");
+    PASS();
+}
+
+static void madv_free(void) {
+    size_t n;
+    void **objs = build(64 * MIB, &n);
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    frg_free(objs);
+    if (frg_malloc_trim(0) != 1)
+        FAIL("trim with MADV_FREE released nothing\n");
+    objs = build(64 * MIB, &n); /* reuse of MADV_FREE'd pages */
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    frg_free(objs);
+    PASS();
+}
+
+static void fault_madvise(void) {
+    /* the option makes the 1st madvise fail; pages stay dirty, not lost */
+    void *p[64];
+    for (int i = 0; i < 64; i++) {
+        p[i] = frg_malloc(256 << 10);
+        memset(p[i], 1, 256 << 10);
+    }
+    for (int i = 0; i < 64; i++)
+        frg_free(p[i]);
+    frg_malloc_trim(0); /* first madvise fails, the rest succeed */
+    frg_malloc_trim(0);
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    if (st.dirty != 0)
+        FAIL("%zu dirty bytes left after retrying\n", st.dirty);
+    if (!frg_pageheap_validate())
+        FAIL("page heap inconsistent\n");
+    PASS();
+}
+
+struct scenario {
+    const char *name, *conf;
+    void (*fn)(void);
+};
+static void s_idle(void) { idle_return(0); }
+static void s_idle_live(void) { idle_return(8 * MIB); }
+static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
+static void s_pp_small(void) { pingpong(200, 100000); }     /* 20 MiB */
+static const struct scenario scenarios[] = {
+    {"idle_return", "", s_idle},
+    {"idle_return_live", "", s_idle_live},
+    {"trim", "background:false,dirty_min:1G", trim},
+    {"pingpong_large", "", s_pp_large},
+    {"pingpong_small", "", s_pp_small},
+    {"retain", "retain_max:16M", retain},
+    {"madv_free", "purge:free", madv_free},
+    {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
+};
+
+static char self[4096];
+
+static void run_scenario(const char *name, const char *conf) {
+    char out[4096];
+    int pipefd[2];
+    CU_ASSERT_FATAL(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        char all[512];
+        const char *old = getenv("FRGMALLOC_CONF");
+        snprintf(all, sizeof all, "%s%s%s", old ? old : "", old && *conf ? "," : "", conf);
+        setenv("FRGMALLOC_CONF", all, 1);
+        execl(self, self, name, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < sizeof out && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(pipefd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    fprintf(stderr, "\n    %s: %s", name, out);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+#define SCENARIO_TEST(fn, idx) \
+    static void fn(void) { run_scenario(scenarios[idx].name, scenarios[idx].conf); }
+SCENARIO_TEST(test_idle_return, 0)
+SCENARIO_TEST(test_idle_return_live, 1)
+SCENARIO_TEST(test_trim, 2)
+SCENARIO_TEST(test_pingpong_large, 3)
+SCENARIO_TEST(test_pingpong_small, 4)
+SCENARIO_TEST(test_retain, 5)
+SCENARIO_TEST(test_madv_free, 6)
+SCENARIO_TEST(test_fault_madvise, 7)
+
+int main(int argc, char **argv) {
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    if (argc == 2) {
+        for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
+            if (!strcmp(argv[1], scenarios[i].name))
+                scenarios[i].fn();
+        return 2;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 99;
+    CU_pSuite s = CU_add_suite("purge", NULL, NULL);
+    CU_add_test(s, "idle_return", test_idle_return);
+    CU_add_test(s, "idle_return_live", test_idle_return_live);
+    CU_add_test(s, "trim", test_trim);
+    CU_add_test(s, "pingpong_large", test_pingpong_large);
+    CU_add_test(s, "pingpong_small", test_pingpong_small);
+    CU_add_test(s, "retain", test_retain);
+    CU_add_test(s, "madv_free", test_madv_free);
+    CU_add_test(s, "fault_madvise", test_fault_madvise);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
