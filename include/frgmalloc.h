@@ -51,6 +51,20 @@ FRG_API struct mallinfo2 frg_mallinfo2(void);
 struct mallinfo;
 FRG_API struct mallinfo frg_mallinfo(void);
 
+/* Control and statistics by name, with jemalloc's conventions (see
+ * docs/mallctl.md): frg_mallctl("stats.allocated", &v, &len, NULL, 0).
+ * Returns 0, or ENOENT (unknown name), EINVAL (wrong size or value),
+ * EPERM (write to a read-only name). */
+FRG_API int frg_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+                        size_t newlen);
+FRG_API int frg_mallctlnametomib(const char *name, size_t *mibp, size_t *miblenp);
+FRG_API int frg_mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                             void *newp, size_t newlen);
+/* Print statistics through write_cb (stderr when NULL).  opts: "J" JSON,
+ * "b" without the per-size-class table. */
+FRG_API void frg_malloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+                                    const char *opts);
+
 /* Options a program may set at build time: "key:value,key:value" (see
  * docs/options.md).  Define it in the program to use it:
  *     const char *frg_malloc_conf = "dirty_max:8M";                      */

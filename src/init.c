@@ -4,8 +4,9 @@
  * Owns: frg_init_state, frg_free_key, the order in which layers start, and
  * the fork protocol.  Locking: initialisation is serialised by the state
  * word (the first caller runs it, others wait); the fork handlers take all
- * allocator locks in rank order (purger, CPU, central, huge, page heap,
- * meta) so the child inherits a consistent heap.
+ * allocator locks in rank order (mallctl and stats page, purger, stats
+ * collection, CPU, central, huge, page heap, metadata) so the child
+ * inherits a consistent heap.
  */
 #define _GNU_SOURCE
 #include "init.h"
@@ -18,6 +19,7 @@
 
 #include "central.h"
 #include "huge.h"
+#include "mallctl.h"
 #include "meta.h"
 #include "pool.h"
 #include "options.h"
@@ -25,6 +27,7 @@
 #include "pageheap.h"
 #include "pagemap.h"
 #include "percpu.h"
+#include "publish.h"
 #include "purge.h"
 #include "report.h"
 #include "stats.h"
@@ -44,7 +47,10 @@ static void fork_prepare(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     RELAX_LOCK_ORDER(1);
+    frg_mallctl_lock();
+    frg_publish_lock();
     frg_purge_lock_all();
+    frg_stats_lock();
     frg_percpu_lock_all();
     frg_central_lock_all();
     frg_huge_lock_all();
@@ -64,13 +70,17 @@ static void fork_parent(void) {
     frg_huge_unlock_all();
     frg_central_unlock_all();
     frg_percpu_unlock_all();
+    frg_stats_unlock();
     frg_purge_unlock_all();
+    frg_publish_unlock();
+    frg_mallctl_unlock();
     RELAX_LOCK_ORDER(0);
 }
 
 static void fork_child(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
+    /* First every lock, then the services that take them. */
     frg_meta_reinit_locks();
     frg_pools_reinit_locks();
     frg_pagemap_reinit_lock();
@@ -78,9 +88,12 @@ static void fork_child(void) {
     frg_huge_reinit_locks();
     frg_central_reinit_locks();
     frg_percpu_after_fork_child();
-    frg_purge_after_fork_child();
+    frg_mallctl_reinit_lock();
     frg_stats_after_fork_child();
+    frg_purge_after_fork_child();
     RELAX_LOCK_ORDER(0);
+    frg_publish_after_fork_child(); /* the child's own statistics page */
+    frg_purge_start();
 }
 
 static void init_free_key(void) {
@@ -125,9 +138,17 @@ bool frg_init_slow(void) {
 }
 
 /* Runs when the library is loaded (preloaded or dlopen'd): initialise
- * eagerly and start the purger thread.  Allocation may already have
+ * eagerly, publish statistics and start the purger thread.  Allocation may already have
  * happened (the loader calls malloc first); both steps are idempotent. */
 __attribute__((constructor)) static void frg_on_load(void) {
     frg_ensure_init();
+    frg_publish_start();
     frg_purge_start();
+}
+
+/* At exit, or when an SDK that links us is dlclose'd: no thread may keep
+ * running our code, and the statistics file goes away. */
+__attribute__((destructor)) static void frg_on_unload(void) {
+    frg_purge_stop();
+    frg_publish_stop();
 }

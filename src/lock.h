@@ -16,7 +16,8 @@
 /* Lock ranks: a thread may only acquire a lock of higher rank than every
  * lock it already holds. */
 enum frg_lock_rank {
-    FRG_RANK_PURGER = 1, /* purger thread control */
+    FRG_RANK_CTL = 1,    /* mallctl snapshot, stats publication */
+    FRG_RANK_PURGER,     /* purger thread control, stats collection */
     FRG_RANK_CPU,        /* per-CPU cache of one CPU */
     FRG_RANK_CENTRAL,    /* central list of one size class */
     FRG_RANK_HUGE,       /* huge mappings and their cache */

@@ -45,6 +45,12 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
       "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
     X(cache_max, FRG_OPT_SIZE, cache_max, 1u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
+    X(stats_print, FRG_OPT_BOOL, stats_print, 0, 0, 1, NULL,                            \
+      "print statistics on stderr when the program exits")                             \
+    X(stats_json, FRG_OPT_BOOL, stats_json, 0, 0, 1, NULL,                              \
+      "print those exit statistics as JSON")                                            \
+    X(publish, FRG_OPT_BOOL, publish, 1, 0, 1, NULL,                                    \
+      "publish live statistics in /dev/shm for frgmalloc-stat")                        \
     X(fault_mmap, FRG_OPT_UINT, fault_mmap, 0, 0, UINT64_MAX, NULL,                     \
       "testing: make the Nth mmap fail (0 = never)")                                    \
     X(fault_madvise, FRG_OPT_UINT, fault_madvise, 0, 0, UINT64_MAX, NULL,               \

@@ -57,7 +57,8 @@ FRG_HIDDEN unsigned frg_percpu_ncpus(void);
 FRG_HIDDEN size_t frg_percpu_drain_all(bool reset_capacity);
 /* Flush the cache of the CPU the caller runs on. */
 FRG_HIDDEN size_t frg_percpu_flush_current(void);
-/* Purger hook: drain CPUs whose caches have not changed for `idle_ns`. */
+/* Purger hook: drain CPUs whose caches have not changed for `idle_ns`;
+ * returns the bytes of objects moved to the central lists. */
 FRG_HIDDEN size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns);
 
 struct frg_percpu_stats {

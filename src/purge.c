@@ -2,10 +2,11 @@
  * purge.c - the purger thread and full purges.
  *
  * Owns: the purger thread, frg_purge_pending, purge counters.
- * Locking: purge_lock (rank PURGER, the outermost) is held for a whole
- * decay pass or full purge, so passes never overlap and fork waits for a
- * pass to finish.  The thread sleeps on a futex while nothing is pending;
- * frg_purge_notify sets the pending flag and wakes it.
+ * Locking: purge_lock (rank PURGER) is held for a whole decay pass or full
+ * purge, so passes never overlap and fork waits for a pass to finish.  The
+ * thread sleeps on a futex doorbell while nothing is pending;
+ * frg_purge_notify sets the pending flag and rings it, and so does
+ * frgmalloc-stat from outside when statistics are published.
  */
 #define _GNU_SOURCE
 #include "purge.h"
@@ -27,25 +28,46 @@
 #include "pageheap.h"
 #include "percpu.h"
 #include "pool.h"
+#include "publish.h"
 
 int frg_purge_pending;
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
-static int thread_started;
+static int thread_started, stop_requested;
+static pthread_t purger;
+/* The purger sleeps on a doorbell: private, or the shared word of the
+ * statistics page when frgmalloc-stat may ring it from outside. */
+static int private_bell;
 
-static void futex_wake(int *addr) {
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+static int *doorbell(bool *shared) {
+    int *bell = frg_publish_doorbell(shared);
+    return bell ? bell : &private_bell;
 }
 
-static void futex_wait(int *addr, int expected) {
-    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+static void ring(void) {
+    bool shared;
+    int *bell = doorbell(&shared);
+    __atomic_store_n(bell, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, bell, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleep until the doorbell rings or `timeout_ns` passes (0: forever). */
+static void wait_bell(uint64_t timeout_ns) {
+    bool shared;
+    int *bell = doorbell(&shared);
+    if (__atomic_exchange_n(bell, 0, __ATOMIC_ACQ_REL))
+        return;
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    syscall(SYS_futex, bell, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, 0,
+            timeout_ns ? &ts : NULL, NULL, 0);
+    __atomic_store_n(bell, 0, __ATOMIC_RELEASE);
 }
 
 void frg_purge_notify_slow(void) {
     int saved = errno;
     if (__atomic_exchange_n(&frg_purge_pending, 1, __ATOMIC_ACQ_REL) == 0 &&
         __atomic_load_n(&thread_started, __ATOMIC_RELAXED))
-        futex_wake(&frg_purge_pending);
+        ring();
     errno = saved;
 }
 
@@ -64,11 +86,14 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     uint64_t decay = frg_opt.decay_ms * 1000000ull;
     uint64_t before = now_ns > decay ? now_ns - decay : 0;
     frg_lock(&purge_lock);
-    size_t bytes = frg_percpu_decay(now_ns, decay);
-    bytes += frg_pageheap_purge(before);
+    /* Idle CPU caches go back to the central lists (their slabs may then
+     * empty, and their pages become dirty); then pages and huge mappings
+     * idle for a whole decay period go back to the OS. */
+    frg_percpu_decay(now_ns, decay);
+    size_t bytes = frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
-    if (bytes)
-        bytes += frg_pools_purge(); /* memory went idle: so did its metadata */
+    if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
+        bytes += frg_pools_purge();
     ps.passes++;
     ps.bytes_decayed += bytes;
     frg_unlock(&purge_lock);
@@ -91,19 +116,24 @@ size_t frg_purge_all(void) {
 static void *purger_main(void *arg) {
     (void)arg;
     prctl(PR_SET_NAME, "frg-purger", 0, 0, 0);
-    for (;;) {
-        if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE))
-            futex_wait(&frg_purge_pending, 0);
-        ps.wakeups++;
-        /* Tick four times per decay period while anything is cached. */
+    uint64_t last_pass = 0;
+    while (!__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
+        /* Tick four times per decay period while anything is cached;
+         * otherwise sleep until something is (or frgmalloc-stat asks). */
         uint64_t tick = frg_opt.decay_ms * 1000000ull / 4;
         if (tick < 10000000ull)
             tick = 10000000ull;
-        struct timespec ts = {(time_t)(tick / 1000000000ull), (long)(tick % 1000000000ull)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-            ;
+        bool pending = __atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE);
+        wait_bell(pending ? tick : 0);
+        ps.wakeups++;
+        frg_publish_serve();
+        uint64_t now = frg_os_now_ns();
+        if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE) || now - last_pass < tick)
+            continue; /* woken by a request or the first notification */
+        last_pass = now;
         __atomic_store_n(&frg_purge_pending, 0, __ATOMIC_RELEASE);
-        frg_purge_decay_pass(frg_os_now_ns());
+        frg_purge_decay_pass(now);
+        frg_publish_refresh();
         if (anything_cached())
             __atomic_store_n(&frg_purge_pending, 1, __ATOMIC_RELEASE);
     }
@@ -114,21 +144,29 @@ void frg_purge_start(void) {
     if (!frg_opt.background || __atomic_load_n(&thread_started, __ATOMIC_ACQUIRE))
         return;
     pthread_attr_t attr;
-    pthread_t tid;
     sigset_t all, old;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 64 << 10);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     /* The purger must never take the program's signals (the JVM relies on
      * its own threads handling them). */
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (pthread_create(&tid, &attr, purger_main, NULL) == 0)
+    __atomic_store_n(&stop_requested, 0, __ATOMIC_RELEASE);
+    if (pthread_create(&purger, &attr, purger_main, NULL) == 0)
         __atomic_store_n(&thread_started, 1, __ATOMIC_RELEASE);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE))
-        futex_wake(&frg_purge_pending);
+        ring();
+}
+
+void frg_purge_stop(void) {
+    if (!__atomic_load_n(&thread_started, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_store_n(&stop_requested, 1, __ATOMIC_RELEASE);
+    ring();
+    pthread_join(purger, NULL);
+    __atomic_store_n(&thread_started, 0, __ATOMIC_RELEASE);
 }
 
 void frg_purge_stats(struct frg_purge_stats *out) {
@@ -143,6 +181,6 @@ void frg_purge_unlock_all(void) { frg_unlock(&purge_lock); }
 
 void frg_purge_after_fork_child(void) {
     frg_lock_reinit(&purge_lock);
-    thread_started = 0; /* threads do not survive fork */
-    frg_purge_start();
+    thread_started = 0; /* threads do not survive fork; init.c restarts it */
+    private_bell = 0;
 }

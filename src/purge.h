@@ -18,6 +18,8 @@
 /* Start the purger thread (option `background`); called from the library
  * constructor and in the child after fork, never from inside malloc. */
 FRG_HIDDEN void frg_purge_start(void);
+/* Stop and join it (library destructor: exit, or dlclose of an SDK). */
+FRG_HIDDEN void frg_purge_stop(void);
 /* Something became dirty or cached: make sure the purger will look.  Safe
  * in any context (an atomic flag and, rarely, a futex wake). */
 FRG_HIDDEN void frg_purge_notify_slow(void);

@@ -31,6 +31,7 @@
 #include "report.h"
 
 uint64_t frg_stats_misuse_reports;
+static frg_lock_t collect_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 
 const char *frg_cache_mode_name(unsigned mode) {
     switch (mode) {
@@ -45,7 +46,6 @@ void frg_stats_collect(struct frg_stats *st) {
     if (!frg_ensure_init())
         return;
     static struct frg_percpu_stats pc; /* large; callers are serialised below */
-    static frg_lock_t collect_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
     frg_lock(&collect_lock);
     frg_percpu_stats(&pc);
     size_t small_out = 0, small_active = 0, small_cached = 0;
@@ -244,5 +244,7 @@ FRG_OVERRIDE(malloc_info, frg_malloc_info)
 FRG_OVERRIDE(malloc_trim, frg_malloc_trim)
 FRG_OVERRIDE(mallopt, frg_mallopt)
 
-void frg_stats_after_init(void) {}
-void frg_stats_after_fork_child(void) {}
+void frg_stats_after_init(void) { frg_stats_print_register(); }
+void frg_stats_lock(void) { frg_lock(&collect_lock); }
+void frg_stats_unlock(void) { frg_unlock(&collect_lock); }
+void frg_stats_after_fork_child(void) { frg_lock_reinit(&collect_lock); }

@@ -53,6 +53,9 @@ FRG_HIDDEN void frg_stats_collect(struct frg_stats *st);
 FRG_HIDDEN const char *frg_cache_mode_name(unsigned mode);
 
 FRG_HIDDEN void frg_stats_after_init(void);
+FRG_HIDDEN void frg_stats_print_register(void);
+FRG_HIDDEN void frg_stats_lock(void);
+FRG_HIDDEN void frg_stats_unlock(void);
 FRG_HIDDEN void frg_stats_after_fork_child(void);
 
 #endif

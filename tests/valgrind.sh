@@ -8,7 +8,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind not installed"; exit 77
 fi
 fail=0
-for t in test_api test_sizeclass test_align test_realloc test_internals test_stress \
+for t in test_api test_sizeclass test_align test_realloc test_internals test_stress test_mallctl \
          test_threads test_fork test_misuse; do
     log="$top/tests/valgrind-$t.out"
     if FRG_STRESS_OPS=4000 valgrind -q --error-exitcode=9 --max-threads=700 \
