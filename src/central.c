@@ -17,8 +17,10 @@
 
 #include "meta.h"
 #include "options.h"
+#include "os.h"
 #include "pageheap.h"
 #include "pagemap.h"
+#include "purge.h"
 #include "report.h"
 #include "slab.h"
 
@@ -32,9 +34,10 @@ struct frg_central frg_central[FRG_NCLASSES] = {
 };
 _Static_assert(FRG_NCLASSES == 44, "frg_central initialiser lists 44 classes");
 
+/* floor(used * 8 / nobjs), by multiplying with the class's reciprocal. */
 static unsigned fullness_bucket(const struct frg_span *s) {
-    unsigned used = s->nobjs - s->nfree;
-    return used * FRG_FULLNESS_BUCKETS / s->nobjs;
+    uint64_t used = (uint64_t)(s->nobjs - s->nfree) * FRG_FULLNESS_BUCKETS;
+    return (unsigned)((used * frg_classes[s->sclass].nobjs_recip) >> 32);
 }
 
 /* ---- order "fullest": lists by fullness ------------------------------- */
@@ -166,7 +169,19 @@ static struct frg_span *pick(struct frg_central *c) {
     return c->nonempty ? c->partial[31 - __builtin_clz(c->nonempty)] : NULL;
 }
 
+static size_t stash_pages; /* all classes; atomic */
+
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
+    if (c->stash) { /* an empty slab kept for reuse: already formatted */
+        struct frg_span *s = c->stash;
+        c->stash = s->next;
+        s->next = NULL;
+        c->nstash--;
+        __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
+        c->stash_used_ns = frg_os_now_ns();
+        c->nslabs++;
+        return s;
+    }
     bool zeroed;
     struct frg_span *s =
         frg_pageheap_alloc(frg_classes[cls].slab_pages, 1, FRG_SPAN_SLAB, cls, &zeroed);
@@ -197,11 +212,67 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
     return got;
 }
 
+/* An empty slab: stash it while the dirty budget has room (its pages are
+ * resident anyway and this class is likely to want a slab again), else
+ * give it to the page heap. */
 static void release_slab(struct frg_central *c, struct frg_span *s) {
     unlist(c, s);
     c->nslabs--;
+    size_t room = frg_pageheap_dirty_room();
+    /* The budget shrinks as the heap does: this class's stash gives back
+     * what no longer fits (other classes do the same on their next
+     * release; the purger takes the rest after decay_ms). */
+    while (c->stash && __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) > room) {
+        struct frg_span *old = c->stash;
+        c->stash = old->next;
+        old->next = NULL;
+        c->nstash--;
+        __atomic_fetch_sub(&stash_pages, old->npages, __ATOMIC_RELAXED);
+        c->slabs_released++;
+        frg_pageheap_free(old);
+        room = frg_pageheap_dirty_room();
+    }
+    size_t stashed = __atomic_load_n(&stash_pages, __ATOMIC_RELAXED);
+    if (stashed + s->npages <= room) {
+        if (!c->stash)
+            c->stash_used_ns = frg_os_now_ns(); /* the decay clock starts now */
+        s->next = c->stash;
+        c->stash = s;
+        c->nstash++;
+        __atomic_fetch_add(&stash_pages, s->npages, __ATOMIC_RELAXED);
+        frg_purge_notify();
+        return;
+    }
     c->slabs_released++;
     frg_pageheap_free(s);
+}
+
+size_t frg_central_release_stash(uint64_t unused_since_ns) {
+    size_t bytes = 0;
+    for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
+        struct frg_central *c = &frg_central[cls];
+        if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
+            continue;
+        frg_lock(&c->lock);
+        if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns) {
+            while (c->stash) {
+                struct frg_span *s = c->stash;
+                c->stash = s->next;
+                s->next = NULL;
+                c->nstash--;
+                __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
+                bytes += (size_t)s->npages * FRG_PAGE;
+                c->slabs_released++;
+                frg_pageheap_free_purged(s); /* idle for a decay period: purge now */
+            }
+        }
+        frg_unlock(&c->lock);
+    }
+    return bytes;
+}
+
+size_t frg_central_stash_bytes(void) {
+    return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
 void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
@@ -241,6 +312,16 @@ bool frg_central_validate(void) {
     for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
         struct frg_central *c = &frg_central[cls];
         frg_lock(&c->lock);
+        size_t n = 0;
+        for (struct frg_span *s = c->stash; s; s = s->next, n++)
+            if (s->nfree != s->nobjs || s->sclass != cls || frg_pagemap_lookup((void *)s->base) != s) {
+                frg_warn("central class %u: stashed slab %p not empty", cls, (void *)s->base);
+                ok = false;
+            }
+        if (n != c->nstash) {
+            frg_warn("central class %u: stash count %zu, found %zu", cls, c->nstash, n);
+            ok = false;
+        }
         for (size_t i = 0; i < c->heap_len; i++) {
             struct frg_span *s = c->heap[i];
             if (s->order_idx != i || s->bucket != HEAP_LISTED || s->sclass != cls ||

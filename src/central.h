@@ -7,7 +7,9 @@
  * by fullness and allocates from the fullest one (or, with
  * slab_order:address, from the lowest-addressed one), so that live objects
  * concentrate and lightly used slabs drain, become empty, and go back to
- * the page heap at once.  Locking: one lock per class (rank CENTRAL); at
+ * the page heap — unless the dirty budget has room, then it is stashed,
+ * formatted, for the next slab this class needs (the purger gives the
+ * stash back after decay_ms without reuse).  Locking: one lock per class (rank CENTRAL); at
  * most one central lock is held at a time; the page heap is called with it
  * held.
  */
@@ -26,6 +28,9 @@ struct frg_central {
     uint32_t nonempty; /* bit b set: partial[b] is not empty */
     struct frg_span **heap;  /* slab_order:address: min-heap by base */
     size_t heap_len, heap_cap;
+    struct frg_span *stash;  /* empty slabs kept for reuse (linked by next) */
+    size_t nstash;
+    uint64_t stash_used_ns;  /* last time a stashed slab was reused */
     size_t nslabs;     /* slabs of this class */
     size_t objs_out;   /* objects outside their slabs (live or cached) */
     uint64_t nmalloc;  /* objects taken out of slabs, ever */
@@ -41,6 +46,13 @@ FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n
 /* Return n objects of class cls.  Pointers that are not live objects of
  * that class are reported as misuse and skipped. */
 FRG_HIDDEN void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
+
+/* Give stashed empty slabs back to the page heap: those of classes that
+ * have not reused one since `unused_since_ns` (UINT64_MAX: all).  Returns
+ * bytes released. */
+FRG_HIDDEN size_t frg_central_release_stash(uint64_t unused_since_ns);
+/* Bytes of empty slabs kept for reuse, all classes. */
+FRG_HIDDEN size_t frg_central_stash_bytes(void);
 
 /* Debug: lists, counts and every slab of every class are consistent. */
 FRG_HIDDEN bool frg_central_validate(void);

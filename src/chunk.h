@@ -28,6 +28,7 @@ struct frg_chunk {
     uint32_t ndirty;       /* free pages that may be resident */
     uint32_t longest;      /* longest free run, in pages */
     uint32_t longest_start; /* where that run starts */
+    bool longest_stale;     /* longest is only an upper bound */
     uint32_t purging;      /* pages detached for madvise (marked used) */
     uint8_t bucket;        /* by-longest list it is on */
     bool on_dirty_list;

@@ -1,11 +1,48 @@
 /*
- * lock.c - debug-build lock-order checking.
+ * lock.c - the contended paths of frg_lock, and debug-build lock-order
+ * checking.
  *
- * Owns: the per-thread record of held lock ranks (debug builds only).
- * Locking: thread-local state only.
+ * Owns: the futex sleep and wake of frg_lock_t, the per-thread record of
+ * held lock ranks (debug builds only).  Locking: this is the lock.
  */
+#define _GNU_SOURCE
 #include "lock.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "report.h"
+
+#define SPINS 100
+
+void frg_lock_slow(frg_lock_t *l) {
+    int saved = errno; /* free() must keep errno, and may get here */
+    /* The holder is likely running on the other CPU: spin a little. */
+    for (int i = 0; i < SPINS; i++) {
+        int expected = 0;
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&l->state, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+            errno = saved;
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    /* Then sleep: mark the lock contended so the holder wakes us. */
+    while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, &l->state, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+    errno = saved;
+}
+
+void frg_unlock_wake(frg_lock_t *l) {
+    int saved = errno;
+    syscall(SYS_futex, &l->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+}
 
 #ifdef FRG_DEBUG
 #define MAX_HELD 16

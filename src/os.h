@@ -36,6 +36,7 @@ FRG_HIDDEN void frg_os_trim_tail(void *p, size_t old_size, size_t new_size);
 FRG_HIDDEN size_t frg_os_page_size(void);
 /* Number of CPU ids the kernel may ever report (from .../cpu/possible). */
 FRG_HIDDEN unsigned frg_os_possible_cpus(void);
+/* Monotonic time with a few milliseconds of resolution (cheap). */
 FRG_HIDDEN uint64_t frg_os_now_ns(void);
 /* Value of an environment variable without calling getenv's callers'
  * machinery; safe before libc finished initialising. */

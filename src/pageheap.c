@@ -177,20 +177,31 @@ static void chunk_unmap(struct frg_chunk *c) {
 
 /* Keep c->longest exact: taking pages only shortens the longest run if
  * they overlap it; giving pages may create a longer one around them. */
+/* Taking pages out of the longest run leaves `longest` as an upper bound
+ * ("stale"); it is recomputed only when a search needs it exactly. */
 static void longest_after_take(struct frg_chunk *c, size_t first, size_t n) {
-    if (first < (size_t)c->longest_start + c->longest && c->longest_start < first + n) {
-        unsigned start;
-        c->longest = c->nfree ? longest_run(c, &start) : 0;
-        c->longest_start = c->longest ? start : 0;
+    if (!c->nfree) {
+        c->longest = c->longest_start = 0;
+        c->longest_stale = false;
+    } else if (first < (size_t)c->longest_start + c->longest && c->longest_start < first + n) {
+        c->longest_stale = true;
     }
+}
+
+static void longest_refresh(struct frg_chunk *c) {
+    unsigned start;
+    c->longest = longest_run(c, &start);
+    c->longest_start = start;
+    c->longest_stale = false;
 }
 
 static void longest_after_give(struct frg_chunk *c, size_t first, size_t n) {
     size_t s = run_start_before(c, first);
     size_t e = frg_bm_find(c->used, FRG_CHUNK_PAGES, first + n, 1);
-    if (e - s > c->longest) {
+    if (e - s >= c->longest) { /* at least as long as the bound: exact again */
         c->longest = (uint32_t)(e - s);
         c->longest_start = (uint32_t)s;
+        c->longest_stale = false;
     }
 }
 
@@ -335,6 +346,12 @@ static size_t dirty_budget(void) {
 
 #define BOOST_MAX_PAGES (((size_t)1 << 30) / FRG_PAGE)
 
+size_t frg_pageheap_dirty_room(void) {
+    /* racy by design: a hint for the central lists' slab stash */
+    size_t budget = dirty_budget(), dirty = __atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED);
+    return budget > dirty ? budget - dirty : 0;
+}
+
 /* Pages that were not dirty were just faulted in (or will be): if free()
  * purged pages a moment ago, that purge was wasted; remember it. */
 static void note_fresh_pages(size_t fresh) {
@@ -391,7 +408,13 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
             return c;
     }
     for (unsigned b = frg_log2(npages); b < FRG_CHUNK_BUCKETS; b++) {
-        for (struct frg_chunk *c = heap.bucket[b]; c; c = c->next) {
+        struct frg_chunk *next;
+        for (struct frg_chunk *c = heap.bucket[b]; c; c = next) {
+            next = c->next;
+            if (c->longest_stale && c->longest >= npages) {
+                longest_refresh(c);
+                chunk_relist(c); /* may move it to a lower bucket: next is saved */
+            }
             if (c->longest >= npages && (*first = find_run(c->used, 0, npages, align)) >= 0)
                 return c;
         }
@@ -436,15 +459,23 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     return span;
 }
 
-void frg_pageheap_free(struct frg_span *span) {
+static void free_span(struct frg_span *span, bool purged) {
     struct frg_chunk *c = span->chunk;
     frg_lock(&heap.lock);
     frg_pagemap_set(span->base, span->npages, &frg_span_freed);
-    give_pages(c, (span->base - c->base) / FRG_PAGE, span->npages, true);
+    give_pages(c, (span->base - c->base) / FRG_PAGE, span->npages, !purged);
     heap.used_pages -= span->npages;
-    enforce_dirty_budget();
+    if (!purged)
+        enforce_dirty_budget();
     frg_unlock(&heap.lock);
     frg_pool_free(&frg_span_pool, span);
+}
+
+void frg_pageheap_free(struct frg_span *span) { free_span(span, false); }
+
+void frg_pageheap_free_purged(struct frg_span *span) {
+    /* the span is still ours: purge it without the lock, then free it clean */
+    free_span(span, frg_os_purge((void *)span->base, (size_t)span->npages * FRG_PAGE));
 }
 
 bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
@@ -528,8 +559,8 @@ bool frg_pageheap_validate(void) {
             ok = fail("chunk free-page count wrong", c->base);
         if (d != c->ndirty)
             ok = fail("chunk dirty-page count wrong", c->base);
-        unsigned ls;
-        if (c->longest != longest_run(c, &ls))
+        unsigned ls, real = longest_run(c, &ls);
+        if (c->longest_stale ? c->longest < real : c->longest != real)
             ok = fail("chunk longest run wrong", c->base);
         if ((c->ndirty != 0) != c->on_dirty_list)
             ok = fail("chunk dirty-list membership wrong", c->base);

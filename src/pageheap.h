@@ -28,11 +28,17 @@ FRG_HIDDEN struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages
                                                bool *zeroed);
 /* Unregister and free a span's pages; they become dirty. */
 FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
+/* The same for memory known to be idle: its pages are purged at once. */
+FRG_HIDDEN void frg_pageheap_free_purged(struct frg_span *span);
 /* Grow a span in place into the free pages after it; false if they are not
  * free. */
 FRG_HIDDEN bool frg_pageheap_grow(struct frg_span *span, size_t new_npages);
 /* Give back the tail of a span. */
 FRG_HIDDEN void frg_pageheap_shrink(struct frg_span *span, size_t new_npages);
+
+/* Pages of dirty budget not used by dirty pages right now (a hint): the
+ * central lists keep that much in empty slabs ready for reuse. */
+FRG_HIDDEN size_t frg_pageheap_dirty_room(void);
 
 /* Purge dirty pages of chunks last dirtied before `dirtied_before_ns`
  * (UINT64_MAX: all of them) and unmap wholly free chunks beyond

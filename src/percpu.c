@@ -42,7 +42,7 @@ int frg_cache_mode = FRG_CACHE_OFF;
 struct cpu_state {
     frg_lock_t lock;
     size_t capacity_bytes; /* sum over classes of capacity * size */
-    unsigned steal_cursor;
+    unsigned steal_cursor, steal_tick;
     uint64_t signature;    /* purger: cache contents seen last time */
     uint64_t unchanged_since_ns;
     uint64_t misses, overflows, drains;
@@ -88,7 +88,9 @@ int frg_percpu_init(void) {
     unsigned next = FIRST_SLOT;
     for (unsigned c = 0; c < FRG_NCLASSES; c++) {
         size_t size = frg_class_size(c);
-        size_t slots = frg_opt.cache_max / size;
+        /* No class may take more than 1/8 of the CPU's budget, so the
+         * budget is always shared by several classes. */
+        size_t slots = frg_opt.cache_max / 8 / size;
         slots = slots < 2 ? 2 : slots > MAX_SLOTS ? MAX_SLOTS : slots;
         size_t b = (32u << 10) / size;
         batch[c] = (uint8_t)(b < 2 ? 2 : b > MAX_BATCH ? MAX_BATCH : b);
@@ -141,10 +143,12 @@ static bool set_end(unsigned cpu, unsigned cls, unsigned new_end) {
     return true;
 }
 
-/* Take up to `need` bytes of unused capacity from other classes. */
+/* Take up to `need` bytes of unused capacity from other classes, looking
+ * at a few classes from a rotating cursor. */
+#define STEAL_SCAN 8
 static size_t steal_capacity(struct cpu_state *st, unsigned cpu, unsigned cls, size_t need) {
     size_t got = 0;
-    for (unsigned i = 0; i < FRG_NCLASSES && got < need; i++) {
+    for (unsigned i = 0; i < STEAL_SCAN && got < need; i++) {
         unsigned v = (st->steal_cursor + i) % FRG_NCLASSES;
         if (v == cls)
             continue;
@@ -161,17 +165,27 @@ static size_t steal_capacity(struct cpu_state *st, unsigned cpu, unsigned cls, s
             got += take * size;
         }
     }
-    st->steal_cursor = (st->steal_cursor + 1) % FRG_NCLASSES;
+    st->steal_cursor = (st->steal_cursor + STEAL_SCAN) % FRG_NCLASSES;
     return got;
 }
 
 /* Grow a class's capacity by up to one batch, within the CPU's budget.
+ * When the budget is spent, capacity is taken from other classes, but only
+ * on one miss in STEAL_EVERY: classes taking capacity back and forth on
+ * every miss would cost more than the misses.
  * `locked`: the caller already holds the CPU lock (lock mode). */
+#define STEAL_EVERY 16
 static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
     struct cpu_state *st = &cpus[cpu];
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    if (load16(&h->end) - load16(&h->begin) >= max_slots[cls])
+        return; /* already as large as it may be (or stopped) */
+    if (__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
+            frg_opt.cache_max &&
+        (st->steal_tick++ + 1) % STEAL_EVERY)
+        return; /* budget spent and not our turn to take from others */
     if (!locked && !frg_trylock(&st->lock))
         return; /* someone is busy with this CPU: skip growing this time */
-    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
     unsigned begin = load16(&h->begin), end = load16(&h->end);
     if (begin != FRG_STOPPED_BEGIN && end - begin < max_slots[cls]) {
         size_t size = frg_class_size(cls);
@@ -210,7 +224,8 @@ static void *locked_alloc(unsigned cls) {
         st->misses++;
         grow_capacity(cpu, cls, true);
         void *buf[MAX_BATCH];
-        unsigned got = frg_central_alloc_batch(cls, buf, batch[cls]);
+        unsigned room = h->end - h->current;
+        unsigned got = frg_central_alloc_batch(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
         if (got) {
             p = buf[0];
             unsigned i = 1;
@@ -258,8 +273,15 @@ static void *rseq_alloc_miss(unsigned cls) {
     }
     __atomic_fetch_add(&cpus[cpu].misses, 1, __ATOMIC_RELAXED);
     grow_capacity((unsigned)cpu, cls, false);
+    /* Fetch what the cache has room for (a hint: we may migrate), plus the
+     * one to return; fetching more would only send the rest back. */
+    struct frg_cache_hdr *h = frg_cpu_hdr((unsigned)cpu, cls);
+    unsigned room = load16(&h->end) - load16(&h->current);
+    unsigned want = room + 1 < batch[cls] ? room + 1 : batch[cls];
+    if (room > 0xffff - MAX_BATCH) /* stopped for a drain: end < current */
+        want = 1;
     void *buf[MAX_BATCH];
-    unsigned got = frg_central_alloc_batch(cls, buf, batch[cls]);
+    unsigned got = frg_central_alloc_batch(cls, buf, want);
     if (!got)
         return NULL;
     unsigned pushed = frg_rseq_push_batch(cls, buf + 1, got - 1);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "central.h"
 #include "huge.h"
 #include "init.h"
 #include "lock.h"
@@ -78,7 +79,7 @@ static bool anything_cached(void) {
     frg_pageheap_stats(&hp);
     frg_huge_stats(&hs);
     frg_percpu_stats(&cs);
-    return hp.dirty_pages || hs.cached || cs.capacity_bytes ||
+    return hp.dirty_pages || hs.cached || cs.capacity_bytes || frg_central_stash_bytes() ||
            hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max;
 }
 
@@ -90,7 +91,8 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
      * empty, and their pages become dirty); then pages and huge mappings
      * idle for a whole decay period go back to the OS. */
     frg_percpu_decay(now_ns, decay);
-    size_t bytes = frg_pageheap_purge(before);
+    size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
+    bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
         bytes += frg_pools_purge();
@@ -105,7 +107,8 @@ size_t frg_purge_all(void) {
         return 0;
     frg_lock(&purge_lock);
     frg_percpu_drain_all(true);
-    size_t bytes = frg_pageheap_purge(UINT64_MAX);
+    size_t bytes = frg_central_release_stash(UINT64_MAX);
+    bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();
     ps.bytes_trimmed += bytes;

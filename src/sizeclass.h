@@ -26,6 +26,7 @@ struct frg_class_info {
     uint32_t recip;      /* ceil(2^32 / size) */
     uint16_t slab_pages; /* pages per slab */
     uint16_t nobjs;      /* objects per slab */
+    uint32_t nobjs_recip; /* ceil(2^32 / nobjs): fullness without dividing */
 };
 
 FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCLASSES];

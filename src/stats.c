@@ -94,7 +94,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->active = small_active + ls.live_bytes + hs.live_mapped;
     st->fragmented = small_active > small_out ? small_active - small_out : 0;
     st->cached = small_cached + hs.cached_bytes;
-    st->dirty = hp.dirty_pages * FRG_PAGE;
+    st->dirty = hp.dirty_pages * FRG_PAGE + frg_central_stash_bytes();
     st->retained = hp.clean_pages * FRG_PAGE;
     st->chunks = hp.chunks;
     st->free_runs = hp.free_runs;

@@ -62,12 +62,25 @@ static void test_object_index_exact(void) {
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* Fullness lists use floor(used * 8 / nobjs) through a reciprocal. */
+static void test_fullness_reciprocal(void) {
+    size_t bad = 0;
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        const struct frg_class_info *ci = &frg_classes[c];
+        for (uint64_t used = 0; used <= ci->nobjs; used++)
+            bad += ((used * 8 * ci->nobjs_recip) >> 32) != used * 8 / ci->nobjs &&
+                   ci->nobjs > 1;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void register_tests(void) {
     TU_SUITE(sizeclass);
     TU_TEST(sizeclass, test_minimal_class);
     TU_TEST(sizeclass, test_waste_bound);
     TU_TEST(sizeclass, test_table_shape);
     TU_TEST(sizeclass, test_object_index_exact);
+    TU_TEST(sizeclass, test_fullness_reciprocal);
 }
 
 TU_MAIN
