@@ -22,17 +22,12 @@
 #include "purge.h"
 #include "report.h"
 #include "slab.h"
+#include "vg.h"
 
 #define MAX_REQUEST ((size_t)PTRDIFF_MAX)
 
-/* Word 1 of a free small object holds frg_free_key; malloc clears it. */
-FRG_INLINE void *clear_free_key(void *p) {
-    if (FRG_LIKELY(p != NULL))
-        ((uint64_t *)p)[1] = 0;
-    return p;
-}
-
-FRG_INLINE void *small_alloc(unsigned cls) { return clear_free_key(frg_cache_alloc(cls)); }
+/* Word 1 of a free small object holds frg_free_key; the cache clears it. */
+FRG_INLINE void *small_alloc(unsigned cls) { return frg_cache_alloc(cls); }
 
 static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
     if (FRG_UNLIKELY(size > MAX_REQUEST || align > MAX_REQUEST / 2 + 1)) {
@@ -46,10 +41,16 @@ static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
     return frg_huge_alloc(size, align, zero);
 }
 
-FRG_API void *frg_malloc(size_t size) {
+FRG_INLINE void *malloc_impl(size_t size) {
     if (FRG_LIKELY(size <= FRG_SMALL_MAX))
         return small_alloc(frg_size_to_class(size));
     return big_alloc(size, FRG_QUANTUM, false);
+}
+
+FRG_API void *frg_malloc(size_t size) {
+    void *p = malloc_impl(size);
+    FRG_VG_MALLOC(p, size, 0);
+    return p;
 }
 
 /* ---- misuse checks ------------------------------------------------------- */
@@ -75,10 +76,10 @@ static const char *misuse_kind(const void *p, const struct frg_span *s) {
     if (s == &frg_span_freed)
         return "use-after-free";
     if (s->kind == FRG_SPAN_SLAB) {
-        uintptr_t off = (uintptr_t)p - s->base;
+        uintptr_t off = (uintptr_t)p - FRG_BASE(s);
         return frg_class_obj_index(s->recip, off) * s->obj_size == off ? NULL : "interior";
     }
-    return (uintptr_t)p == s->base ? NULL : "interior";
+    return (uintptr_t)p == FRG_BASE(s) ? NULL : "interior";
 }
 
 /* "frgmalloc: <kind> <op> of <p>", e.g. "invalid free of 0x..."; a free of
@@ -92,6 +93,18 @@ static FRG_COLD void report(const char *op, const char *kind, const void *p) {
     what[k] = ' ';
     memcpy(what + k + 1, op, o + 1);
     frg_report_misuse(what, p);
+}
+
+/* Does word 1 of the small object p hold the free key?  Under memcheck the
+ * word may be undefined (a live object the program never wrote) or
+ * inaccessible (a freed one): our look is not the program's, so errors
+ * are not reported for it. */
+static bool holds_free_key(const void *p) {
+    FRG_VG_QUIET_BEGIN();
+    uint64_t word = ((const volatile uint64_t *)p)[1];
+    FRG_VG_QUIET_END();
+    FRG_VG_DEFINED(&word, sizeof word);
+    return word == frg_free_key;
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -111,12 +124,15 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
             return;
         }
         ((uint64_t *)p)[1] = frg_free_key;
+        FRG_VG_FREE(p);
         frg_cache_free(s->sclass, p);
         return;
     case FRG_SPAN_LARGE:
+        FRG_VG_FREE(p);
         frg_large_free(s);
         return;
     case FRG_SPAN_HUGE:
+        FRG_VG_FREE(p);
         frg_huge_free(s);
         return;
     }
@@ -125,11 +141,13 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
 FRG_API void frg_free(void *p) {
     struct frg_span *s = frg_pagemap_lookup(p);
     if (FRG_LIKELY(s != NULL && s->kind == FRG_SPAN_SLAB)) {
-        uintptr_t off = (uintptr_t)p - s->base;
+        uintptr_t off = (uintptr_t)p - FRG_BASE(s);
         uint64_t *w = p;
+        FRG_VG_DEFINED(w + 1, 8);
         if (FRG_LIKELY(frg_class_obj_index(s->recip, off) * s->obj_size == off &&
                        w[1] != frg_free_key)) {
             w[1] = frg_free_key;
+            FRG_VG_FREE(p);
             frg_cache_free(s->sclass, p);
             return;
         }
@@ -145,13 +163,23 @@ FRG_API void *frg_calloc(size_t nmemb, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (FRG_LIKELY(total <= FRG_SMALL_MAX)) {
-        void *p = small_alloc(frg_size_to_class(total));
+    void *p;
+    if (FRG_VG_ENABLED) { /* memcheck must see the block allocated before we zero it */
+        p = malloc_impl(total);
+        FRG_VG_MALLOC(p, total, 0);
         if (p)
             memset(p, 0, total);
         return p;
     }
-    return big_alloc(total, FRG_QUANTUM, true);
+    if (FRG_LIKELY(total <= FRG_SMALL_MAX)) {
+        p = small_alloc(frg_size_to_class(total));
+        if (p)
+            memset(p, 0, total);
+    } else {
+        p = big_alloc(total, FRG_QUANTUM, true);
+    }
+    FRG_VG_MALLOC(p, total, 1);
+    return p;
 }
 
 static size_t usable_of(const struct frg_span *s) {
@@ -166,7 +194,9 @@ static void *realloc_move(void *p, size_t old_usable, size_t size) {
     void *q = frg_malloc(size);
     if (!q)
         return NULL;
+    FRG_VG_QUIET_BEGIN(); /* the old block's usable tail beyond its request */
     memcpy(q, p, old_usable < size ? old_usable : size);
+    FRG_VG_QUIET_END();
     frg_free(p);
     return q;
 }
@@ -180,8 +210,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pagemap_lookup(p);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && ((uint64_t *)p)[1] == frg_free_key &&
-        small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -192,6 +221,8 @@ FRG_API void *frg_realloc(void *p, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
+    if (FRG_VG_ENABLED) /* memcheck tracks blocks by request size: always move */
+        return realloc_move(p, usable_of(s), size);
     switch (s->kind) {
     case FRG_SPAN_SLAB:
         if (size <= FRG_SMALL_MAX && frg_size_to_class(size) == s->sclass)
@@ -221,9 +252,9 @@ FRG_API void *frg_reallocarray(void *p, size_t nmemb, size_t size) {
 /* ---- aligned allocation ---------------------------------------------------- */
 
 /* `align` is a power of two. */
-static void *aligned_alloc_pow2(size_t align, size_t size) {
+static void *aligned_impl(size_t align, size_t size) {
     if (align <= FRG_QUANTUM)
-        return frg_malloc(size);
+        return malloc_impl(size);
     if (size <= FRG_SMALL_MAX && align <= FRG_PAGE) {
         /* Slabs start on a page, so objects of a class whose size is a
          * multiple of `align` are all aligned. */
@@ -234,6 +265,12 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
             return small_alloc(cls);
     }
     return big_alloc(size ? size : 1, align, false);
+}
+
+static void *aligned_alloc_pow2(size_t align, size_t size) {
+    void *p = aligned_impl(align, size);
+    FRG_VG_MALLOC(p, size, 0);
+    return p;
 }
 
 FRG_API int frg_posix_memalign(void **memptr, size_t align, size_t size) {
@@ -283,8 +320,7 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
         return 0;
     struct frg_span *s = frg_pagemap_lookup(p);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && ((uint64_t *)p)[1] == frg_free_key &&
-        small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);

@@ -23,6 +23,7 @@
 #include "purge.h"
 #include "report.h"
 #include "slab.h"
+#include "vg.h"
 
 struct frg_central frg_central[FRG_NCLASSES] = {
 #define C(i) [i] = {.lock = FRG_LOCK_INIT(FRG_RANK_CENTRAL)}
@@ -69,7 +70,7 @@ static void list_insert(struct frg_central *c, struct frg_span *s, unsigned b) {
 #define HEAP_LISTED 0 /* s->bucket while the slab is in the heap */
 
 static bool before(const struct frg_span *a, const struct frg_span *b) {
-    return a->base < b->base;
+    return FRG_BASE(a) < FRG_BASE(b);
 }
 
 static void heap_place(struct frg_central *c, size_t i, struct frg_span *s) {
@@ -188,6 +189,7 @@ static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
     if (!s)
         return NULL;
     frg_slab_format(s, cls);
+    FRG_VG_NOACCESS((void *)FRG_BASE(s), (size_t)s->npages * FRG_PAGE);
     c->nslabs++;
     c->slabs_created++;
     return s;
@@ -314,8 +316,8 @@ bool frg_central_validate(void) {
         frg_lock(&c->lock);
         size_t n = 0;
         for (struct frg_span *s = c->stash; s; s = s->next, n++)
-            if (s->nfree != s->nobjs || s->sclass != cls || frg_pagemap_lookup((void *)s->base) != s) {
-                frg_warn("central class %u: stashed slab %p not empty", cls, (void *)s->base);
+            if (s->nfree != s->nobjs || s->sclass != cls || frg_pagemap_lookup((void *)FRG_BASE(s)) != s) {
+                frg_warn("central class %u: stashed slab %p not empty", cls, (void *)FRG_BASE(s));
                 ok = false;
             }
         if (n != c->nstash) {
@@ -339,9 +341,9 @@ bool frg_central_validate(void) {
             for (struct frg_span *s = c->partial[b]; s; s = s->next) {
                 if (s->bucket != b || s->sclass != cls || s->kind != FRG_SPAN_SLAB ||
                     s->nfree == 0 || s->nfree == s->nobjs || fullness_bucket(s) != b ||
-                    frg_pagemap_lookup((void *)s->base) != s || !frg_slab_validate(s)) {
+                    frg_pagemap_lookup((void *)FRG_BASE(s)) != s || !frg_slab_validate(s)) {
                     frg_warn("central class %u: slab %p misfiled on list %u", cls,
-                             (void *)s->base, b);
+                             (void *)FRG_BASE(s), b);
                     ok = false;
                 }
             }

@@ -21,7 +21,7 @@
 #define FRG_CHUNK_UNLISTED 0xff
 
 struct frg_chunk {
-    uintptr_t base;
+    uintptr_t base; /* read with FRG_BASE */
     uint64_t used[FRG_CHUNK_WORDS];
     uint64_t dirty[FRG_CHUNK_WORDS];
     uint32_t nfree;        /* pages not used */

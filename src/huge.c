@@ -38,8 +38,8 @@ static void cache_unlink(struct frg_span *s) {
 /* Unmap a huge mapping; `registered`: its first page is in the page map. */
 static void destroy(struct frg_span *s, bool registered) {
     if (registered)
-        frg_pagemap_set(s->base, 1, NULL);
-    frg_os_unmap((void *)s->base, s->u.huge.map_size);
+        frg_pagemap_set(FRG_BASE(s), 1, NULL);
+    frg_os_unmap((void *)FRG_BASE(s), s->u.huge.map_size);
     frg_pool_free(&frg_span_pool, s);
 }
 
@@ -63,7 +63,7 @@ static struct frg_span *cache_take(size_t size) {
 }
 
 static bool publish(struct frg_span *s, size_t usable) {
-    if (!frg_pagemap_ensure(s->base, FRG_PAGE))
+    if (!frg_pagemap_ensure(FRG_BASE(s), FRG_PAGE))
         return false;
     s->kind = FRG_SPAN_HUGE;
     s->u.huge.usable = usable;
@@ -74,7 +74,7 @@ static bool publish(struct frg_span *s, size_t usable) {
     hs.live_mapped += s->u.huge.map_size;
     hs.nmalloc++;
     frg_unlock(&huge_lock);
-    frg_pagemap_set(s->base, 1, s);
+    frg_pagemap_set(FRG_BASE(s), 1, s);
     return true;
 }
 
@@ -92,15 +92,15 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
     }
     if (s && s->u.huge.map_size / 2 > usable) {
         /* far bigger than needed: give the surplus back */
-        frg_os_trim_tail((void *)s->base, s->u.huge.map_size, usable);
+        frg_os_trim_tail((void *)FRG_BASE(s), s->u.huge.map_size, usable);
         s->u.huge.map_size = usable;
     }
     if (s && s->u.huge.map_size < usable) {
-        void *q = frg_os_remap((void *)s->base, s->u.huge.map_size, usable);
+        void *q = frg_os_remap((void *)FRG_BASE(s), s->u.huge.map_size, usable);
         if (q) {
-            if ((uintptr_t)q != s->base)
-                frg_pagemap_set(s->base, 1, NULL);
-            s->base = (uintptr_t)q;
+            if ((uintptr_t)q != FRG_BASE(s))
+                frg_pagemap_set(FRG_BASE(s), 1, NULL);
+            s->base = FRG_ENC_BASE((uintptr_t)q);
             s->u.huge.map_size = usable;
         } else {
             destroy(s, true);
@@ -109,7 +109,7 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
     }
     if (s) {
         if (zero)
-            memset((void *)s->base, 0, usable);
+            memset((void *)FRG_BASE(s), 0, usable);
     } else {
         s = frg_pool_alloc(&frg_span_pool);
         if (!s) {
@@ -122,7 +122,7 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
             errno = ENOMEM;
             return NULL;
         }
-        s->base = (uintptr_t)p;
+        s->base = FRG_ENC_BASE((uintptr_t)p);
         s->u.huge.map_size = usable;
     }
     if (!publish(s, usable)) {
@@ -130,7 +130,7 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    return (void *)s->base;
+    return (void *)FRG_BASE(s);
 }
 
 static void trim_cache_locked(struct frg_span **victims, size_t *nvictims, size_t max) {
@@ -142,7 +142,7 @@ static void trim_cache_locked(struct frg_span **victims, size_t *nvictims, size_
 }
 
 void frg_huge_free(struct frg_span *s) {
-    frg_pagemap_set(s->base, 1, &frg_span_freed);
+    frg_pagemap_set(FRG_BASE(s), 1, &frg_span_freed);
     struct frg_span *victims[8];
     size_t nvictims = 0;
     frg_lock(&huge_lock);
@@ -180,7 +180,7 @@ void *frg_huge_realloc(struct frg_span *s, size_t size) {
     }
     size_t old_usable = s->u.huge.usable, old_map = s->u.huge.map_size;
     size_t new_map = old_map;
-    uintptr_t old_base = s->base;
+    uintptr_t old_base = FRG_BASE(s);
     if (usable > old_map) {
         if (!frg_pagemap_ensure(old_base, FRG_PAGE))
             return NULL;
@@ -191,19 +191,19 @@ void *frg_huge_realloc(struct frg_span *s, size_t size) {
             /* cannot register the new address: move it back */
             void *back = frg_os_remap(q, usable, old_map);
             if (back)
-                s->base = (uintptr_t)back;
+                s->base = FRG_ENC_BASE((uintptr_t)back);
             return NULL;
         }
         new_map = usable;
-        s->base = (uintptr_t)q;
+        s->base = FRG_ENC_BASE((uintptr_t)q);
     } else if (usable <= old_map / 2) {
         /* shrinking a lot: give the tail back now */
         frg_os_trim_tail((void *)old_base, old_map, usable);
         new_map = usable;
     }
-    if (s->base != old_base) {
+    if (FRG_BASE(s) != old_base) {
         frg_pagemap_set(old_base, 1, NULL);
-        frg_pagemap_set(s->base, 1, s);
+        frg_pagemap_set(FRG_BASE(s), 1, s);
     }
     s->u.huge.map_size = new_map;
     s->u.huge.usable = usable;
@@ -212,7 +212,7 @@ void *frg_huge_realloc(struct frg_span *s, size_t size) {
     hs.live_usable += usable - old_usable;
     hs.live_mapped += new_map - old_map;
     frg_unlock(&huge_lock);
-    return (void *)s->base;
+    return (void *)FRG_BASE(s);
 }
 
 size_t frg_huge_purge(uint64_t freed_before_ns) {

@@ -114,6 +114,8 @@ static void run_init(void) {
     init_free_key();
     frg_pageheap_init();
     frg_percpu_init();
+    /* Test hooks count system calls made after start-up. */
+    frg_os_inject_faults(frg_opt.fault_mmap, frg_opt.fault_madvise);
 }
 
 bool frg_init_slow(void) {

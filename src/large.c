@@ -25,11 +25,11 @@ void *frg_large_alloc(size_t size, size_t align, bool zero) {
         return NULL;
     s->u.large.usable = npages * FRG_PAGE;
     if (zero && !zeroed)
-        memset((void *)s->base, 0, s->u.large.usable);
+        memset((void *)FRG_BASE(s), 0, s->u.large.usable);
     ADD(live, 1);
     ADD(live_bytes, s->u.large.usable);
     ADD(nmalloc, 1);
-    return (void *)s->base;
+    return (void *)FRG_BASE(s);
 }
 
 void frg_large_free(struct frg_span *s) {

@@ -150,5 +150,4 @@ void frg_options_init(void) {
     if (&frg_malloc_conf && frg_malloc_conf)
         frg_options_parse(frg_malloc_conf, "frg_malloc_conf");
     frg_options_parse(frg_os_getenv("FRGMALLOC_CONF"), "FRGMALLOC_CONF");
-    frg_os_inject_faults(frg_opt.fault_mmap, frg_opt.fault_madvise);
 }

@@ -52,9 +52,9 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
     X(publish, FRG_OPT_BOOL, publish, 1, 0, 1, NULL,                                    \
       "publish live statistics in /dev/shm for frgmalloc-stat")                        \
     X(fault_mmap, FRG_OPT_UINT, fault_mmap, 0, 0, UINT64_MAX, NULL,                     \
-      "testing: make the Nth mmap fail (0 = never)")                                    \
+      "testing: make the Nth mmap after start-up fail (0 = never)")                                    \
     X(fault_madvise, FRG_OPT_UINT, fault_madvise, 0, 0, UINT64_MAX, NULL,               \
-      "testing: make the Nth madvise fail (0 = never)")
+      "testing: make the Nth madvise after start-up fail (0 = never)")
 
 struct frg_options {
 #define FRG_OPT_FIELD(name, type, field, def, min, max, values, doc) uint64_t field;

@@ -138,7 +138,7 @@ static struct frg_chunk *chunk_new(void) {
         errno = ENOMEM;
         return NULL;
     }
-    c->base = (uintptr_t)base;
+    c->base = FRG_ENC_BASE((uintptr_t)base);
     c->nfree = FRG_CHUNK_PAGES;
     c->longest = FRG_CHUNK_PAGES;
     c->longest_start = 0;
@@ -168,8 +168,8 @@ static void chunk_unmap(struct frg_chunk *c) {
     heap.dirty_pages -= c->ndirty;
     heap.empty_chunks--;
     heap.unmapped++;
-    frg_pagemap_set(c->base, FRG_CHUNK_PAGES, NULL);
-    frg_os_unmap((void *)c->base, FRG_CHUNK_SIZE);
+    frg_pagemap_set(FRG_BASE(c), FRG_CHUNK_PAGES, NULL);
+    frg_os_unmap((void *)FRG_BASE(c), FRG_CHUNK_SIZE);
     frg_pool_free(&frg_chunk_pool, c);
 }
 
@@ -278,7 +278,7 @@ static size_t purge_detached(struct purge_run *runs, size_t n) {
     size_t bytes = 0;
     frg_unlock(&heap.lock);
     for (size_t i = 0; i < n; i++)
-        ok[i] = frg_os_purge((void *)(runs[i].chunk->base + (size_t)runs[i].first * FRG_PAGE),
+        ok[i] = frg_os_purge((void *)(FRG_BASE(runs[i].chunk) + (size_t)runs[i].first * FRG_PAGE),
                              (size_t)runs[i].n * FRG_PAGE);
     frg_lock(&heap.lock);
     for (size_t i = 0; i < n; i++) {
@@ -446,14 +446,14 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     size_t dirty = take_pages(chunk, (size_t)first, npages);
     heap.used_pages += npages;
     note_fresh_pages(npages - dirty);
-    span->base = chunk->base + (size_t)first * FRG_PAGE;
+    span->base = FRG_ENC_BASE(FRG_BASE(chunk) + (size_t)first * FRG_PAGE);
     span->npages = (uint32_t)npages;
     span->kind = (uint8_t)kind;
     span->sclass = (uint8_t)sclass;
     span->chunk = chunk;
     span->bucket = FRG_SLAB_UNLISTED;
     /* Under the lock, so that a fork never sees used pages unmapped. */
-    frg_pagemap_set(span->base, npages, span);
+    frg_pagemap_set(FRG_BASE(span), npages, span);
     frg_unlock(&heap.lock);
     *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
     return span;
@@ -462,8 +462,8 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
 static void free_span(struct frg_span *span, bool purged) {
     struct frg_chunk *c = span->chunk;
     frg_lock(&heap.lock);
-    frg_pagemap_set(span->base, span->npages, &frg_span_freed);
-    give_pages(c, (span->base - c->base) / FRG_PAGE, span->npages, !purged);
+    frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
+    give_pages(c, (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE, span->npages, !purged);
     heap.used_pages -= span->npages;
     if (!purged)
         enforce_dirty_budget();
@@ -475,12 +475,12 @@ void frg_pageheap_free(struct frg_span *span) { free_span(span, false); }
 
 void frg_pageheap_free_purged(struct frg_span *span) {
     /* the span is still ours: purge it without the lock, then free it clean */
-    free_span(span, frg_os_purge((void *)span->base, (size_t)span->npages * FRG_PAGE));
+    free_span(span, frg_os_purge((void *)FRG_BASE(span), (size_t)span->npages * FRG_PAGE));
 }
 
 bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     struct frg_chunk *c = span->chunk;
-    size_t first = (span->base - c->base) / FRG_PAGE;
+    size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t end = first + span->npages, new_end = first + new_npages;
     if (new_end > FRG_CHUNK_PAGES)
         return false;
@@ -489,7 +489,7 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     if (ok) {
         take_pages(c, end, new_end - end);
         heap.used_pages += new_end - end;
-        frg_pagemap_set(c->base + end * FRG_PAGE, new_end - end, span);
+        frg_pagemap_set(FRG_BASE(c) + end * FRG_PAGE, new_end - end, span);
         span->npages = (uint32_t)new_npages;
     }
     frg_unlock(&heap.lock);
@@ -498,10 +498,10 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
 
 void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     struct frg_chunk *c = span->chunk;
-    size_t first = (span->base - c->base) / FRG_PAGE;
+    size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
     frg_lock(&heap.lock);
-    frg_pagemap_set(span->base + new_npages * FRG_PAGE, cut, &frg_span_freed);
+    frg_pagemap_set(FRG_BASE(span) + new_npages * FRG_PAGE, cut, &frg_span_freed);
     span->npages = (uint32_t)new_npages;
     give_pages(c, first + new_npages, cut, true);
     heap.used_pages -= cut;
@@ -556,24 +556,24 @@ bool frg_pageheap_validate(void) {
         size_t u = frg_bm_count(c->used, 0, FRG_CHUNK_PAGES);
         size_t d = frg_bm_count(c->dirty, 0, FRG_CHUNK_PAGES);
         if (FRG_CHUNK_PAGES - u != c->nfree)
-            ok = fail("chunk free-page count wrong", c->base);
+            ok = fail("chunk free-page count wrong", FRG_BASE(c));
         if (d != c->ndirty)
-            ok = fail("chunk dirty-page count wrong", c->base);
+            ok = fail("chunk dirty-page count wrong", FRG_BASE(c));
         unsigned ls, real = longest_run(c, &ls);
         if (c->longest_stale ? c->longest < real : c->longest != real)
-            ok = fail("chunk longest run wrong", c->base);
+            ok = fail("chunk longest run wrong", FRG_BASE(c));
         if ((c->ndirty != 0) != c->on_dirty_list)
-            ok = fail("chunk dirty-list membership wrong", c->base);
+            ok = fail("chunk dirty-list membership wrong", FRG_BASE(c));
         for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
             if (c->used[w] & c->dirty[w])
-                ok = fail("page both used and dirty", c->base + w * 64 * FRG_PAGE);
+                ok = fail("page both used and dirty", FRG_BASE(c) + w * 64 * FRG_PAGE);
         for (size_t p = 0; p < FRG_CHUNK_PAGES; p++) {
-            uintptr_t a = c->base + p * FRG_PAGE;
+            uintptr_t a = FRG_BASE(c) + p * FRG_PAGE;
             struct frg_span *s = frg_pagemap_lookup((void *)a);
             if (frg_bm_get(c->used, p)) {
                 if (c->purging)
                     continue; /* detached runs are marked used but not mapped */
-                if (!s || a < s->base || a >= s->base + (size_t)s->npages * FRG_PAGE ||
+                if (!s || a < FRG_BASE(s) || a >= FRG_BASE(s) + (size_t)s->npages * FRG_PAGE ||
                     s->chunk != c)
                     ok = fail("used page not mapped to its span", a);
             } else if (s && s != &frg_span_freed) {

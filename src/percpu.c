@@ -24,6 +24,7 @@
 #include "os.h"
 #include "purge.h"
 #include "report.h"
+#include "vg.h"
 
 #ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
 #define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (1 << 7)
@@ -81,8 +82,10 @@ int frg_percpu_init(void) {
     ncpus = frg_os_possible_cpus();
     cpus = frg_meta_alloc(sizeof(struct cpu_state) * ncpus, FRG_CACHELINE);
     void *regions = frg_os_reserve((size_t)ncpus << FRG_REGION_SHIFT);
-    if (!cpus || !regions)
+    if (!cpus || !regions) {
+        frg_warn("no memory for per-CPU caches at start-up; running without them");
         return frg_cache_mode = FRG_CACHE_OFF;
+    }
     frg_regions = (uintptr_t)regions;
 
     unsigned next = FIRST_SLOT;
@@ -220,6 +223,8 @@ static void *locked_alloc(unsigned cls) {
     frg_lock(&st->lock);
     if (h->current > h->begin) {
         p = slots[--h->current];
+        if (FRG_VG_ENABLED)
+            slots[h->current] = NULL; /* memcheck's leak scan must not find it here */
     } else {
         st->misses++;
         grow_capacity(cpu, cls, true);
@@ -307,7 +312,18 @@ static void rseq_free_miss(unsigned cls, void *p) {
 
 /* ---- entry points -------------------------------------------------------- */
 
+static void *cache_alloc_slow(unsigned cls);
+
 void *frg_cache_alloc_slow(unsigned cls) {
+    void *p = cache_alloc_slow(cls);
+    if (p) {
+        FRG_VG_OWN((uint64_t *)p + 1, 8); /* memcheck: still a freed block */
+        ((uint64_t *)p)[1] = 0;           /* see frg_cache_alloc */
+    }
+    return p;
+}
+
+static void *cache_alloc_slow(unsigned cls) {
     if (FRG_UNLIKELY(!frg_ensure_init()))
         return NULL;
     switch (frg_cache_mode) {

@@ -27,13 +27,16 @@ FRG_HIDDEN extern int frg_cache_mode;
 FRG_HIDDEN void *frg_cache_alloc_slow(unsigned cls);
 FRG_HIDDEN void frg_cache_free_slow(unsigned cls, void *p);
 
-/* An object of class cls, or NULL with errno = ENOMEM. */
+/* An object of class cls whose word 1 (where free leaves its key) is
+ * cleared, or NULL with errno = ENOMEM. */
 FRG_INLINE void *frg_cache_alloc(unsigned cls) {
 #if FRG_HAVE_RSEQ
     if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
         void *p = frg_rseq_pop(cls);
-        if (FRG_LIKELY(p != NULL))
+        if (FRG_LIKELY(p != NULL)) {
+            ((uint64_t *)p)[1] = 0;
             return p;
+        }
     }
 #endif
     return frg_cache_alloc_slow(cls);

@@ -107,6 +107,8 @@ FRG_INLINE void *frg_rseq_pop(unsigned cls) {
                        [h] "r"((uintptr_t)cls * 8)
                      : "rax", "rcx", "memory", "cc"
                      : miss, retry);
+        if (!obj) /* slots never hold NULL: lets the caller skip its test */
+            __builtin_unreachable();
         return obj;
     retry:
         continue;

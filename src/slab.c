@@ -29,7 +29,7 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
         while (bits && got < n) {
             unsigned i = w * 64 + frg_ctz64(bits);
             bits &= bits - 1;
-            out[got++] = (void *)(s->base + (size_t)i * s->obj_size);
+            out[got++] = (void *)(FRG_BASE(s) + (size_t)i * s->obj_size);
         }
         s->u.freemap[w] = bits;
     }
@@ -39,7 +39,7 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
 
 /* Object index of p, or -1 if p is not the start of an object. */
 static long obj_index(const struct frg_span *s, const void *p) {
-    uintptr_t off = (uintptr_t)p - s->base;
+    uintptr_t off = (uintptr_t)p - FRG_BASE(s);
     uint32_t i = frg_class_obj_index(s->recip, off);
     if (i >= s->nobjs || (uintptr_t)i * s->obj_size != off)
         return -1;
@@ -69,7 +69,7 @@ bool frg_slab_validate(const struct frg_span *s) {
     const struct frg_class_info *ci = &frg_classes[s->sclass];
     if (free_bits != s->nfree || beyond || s->nobjs != ci->nobjs ||
         s->obj_size != ci->size || s->npages != ci->slab_pages) {
-        frg_warn("slab validation failed for slab %p (class %u)", (void *)s->base,
+        frg_warn("slab validation failed for slab %p (class %u)", (void *)FRG_BASE(s),
                  s->sclass);
         return false;
     }

@@ -23,7 +23,7 @@ enum frg_span_kind { FRG_SPAN_SLAB = 1, FRG_SPAN_LARGE = 2, FRG_SPAN_HUGE = 3 };
 struct frg_chunk;
 
 struct frg_span {
-    uintptr_t base;     /* address of the first byte */
+    uintptr_t base;     /* address of the first byte (read with FRG_BASE) */
     uint32_t npages;    /* pages in the run (huge: pages of the usable size) */
     uint8_t kind;       /* enum frg_span_kind */
     uint8_t sclass;     /* slab: size class */

@@ -52,6 +52,18 @@ void frg_assert_fail(const char *expr, const char *file, int line)
             frg_assert_fail(#e, __FILE__, __LINE__);                        \
     } while (0)
 
+/* Addresses stored in span and chunk descriptors (`base`) go through these.
+ * With FRG_VALGRIND they are stored inverted, so memcheck's leak scan does
+ * not take a descriptor for a pointer that keeps the program's block
+ * reachable; otherwise they cost nothing. */
+#ifdef FRG_VALGRIND
+#define FRG_BASE_MASK (~(uintptr_t)0)
+#else
+#define FRG_BASE_MASK ((uintptr_t)0)
+#endif
+#define FRG_ENC_BASE(a) ((uintptr_t)(a) ^ FRG_BASE_MASK)
+#define FRG_BASE(d) ((d)->base ^ FRG_BASE_MASK)
+
 FRG_INLINE uintptr_t frg_align_up(uintptr_t x, uintptr_t a) {
     return (x + a - 1) & ~(a - 1);
 }

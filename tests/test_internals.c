@@ -92,7 +92,7 @@ static void test_pagemap_foreign(void) {
 static void test_slab_bitmap(void) {
     struct frg_span s;
     memset(&s, 0, sizeof s);
-    s.base = 0x100000;
+    s.base = FRG_ENC_BASE(0x100000);
     s.npages = 1;
     frg_slab_format(&s, 3); /* 64-byte class: 64 objects */
     CU_ASSERT_EQUAL(s.nobjs, 64);
@@ -120,8 +120,8 @@ static void test_pageheap_coalesce_and_grow(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT(frg_pageheap_validate());
-    if (a->chunk == b->chunk && b->base == a->base + 10 * 4096 && c->base == b->base + 10 * 4096) {
-        uintptr_t base = a->base;
+    if (a->chunk == b->chunk && FRG_BASE(b) == FRG_BASE(a) + 10 * 4096 && FRG_BASE(c) == FRG_BASE(b) + 10 * 4096) {
+        uintptr_t base = FRG_BASE(a);
         frg_pageheap_free(b);
         CU_ASSERT(frg_pageheap_grow(a, 15)); /* into b's pages */
         CU_ASSERT(!frg_pageheap_grow(a, 25)); /* c is in the way */
@@ -130,7 +130,7 @@ static void test_pageheap_coalesce_and_grow(void) {
         frg_pageheap_free(a);
         /* the three runs coalesced: 30 pages fit at the same place again */
         struct frg_span *d = frg_pageheap_alloc(30, 1, FRG_SPAN_LARGE, 0, &z);
-        CU_ASSERT_EQUAL(d->base, base);
+        CU_ASSERT_EQUAL(FRG_BASE(d), base);
         frg_pageheap_free(d);
     } else {
         frg_pageheap_free(a);
@@ -145,8 +145,8 @@ static void test_pageheap_aligned_and_purge(void) {
     bool z;
     struct frg_span *s = frg_pageheap_alloc(3, 64, FRG_SPAN_LARGE, 0, &z);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    CU_ASSERT_EQUAL(s->base % (64 * 4096), 0);
-    memset((void *)s->base, 1, 3 * 4096);
+    CU_ASSERT_EQUAL(FRG_BASE(s) % (64 * 4096), 0);
+    memset((void *)FRG_BASE(s), 1, 3 * 4096);
     frg_pageheap_free(s);
     struct frg_pageheap_stats st;
     frg_pageheap_stats(&st);
@@ -157,7 +157,7 @@ static void test_pageheap_aligned_and_purge(void) {
     /* purged pages read as zero and are reported so */
     struct frg_span *t = frg_pageheap_alloc(3, 64, FRG_SPAN_LARGE, 0, &z);
     CU_ASSERT(z);
-    CU_ASSERT_EQUAL(((unsigned char *)t->base)[100], 0);
+    CU_ASSERT_EQUAL(((unsigned char *)FRG_BASE(t))[100], 0);
     frg_pageheap_free(t);
     CU_ASSERT(frg_pageheap_validate());
 }
