@@ -36,6 +36,7 @@ static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
     }
     if (!frg_ensure_init())
         return NULL;
+    frg_note_activity();
     if (size <= FRG_LARGE_MAX && align <= FRG_LARGE_ALIGN_MAX)
         return frg_large_alloc(size, align, zero);
     return frg_huge_alloc(size, align, zero);
@@ -129,10 +130,12 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
         return;
     case FRG_SPAN_LARGE:
         FRG_VG_FREE(p);
+        frg_note_activity();
         frg_large_free(s);
         return;
     case FRG_SPAN_HUGE:
         FRG_VG_FREE(p);
+        frg_note_activity();
         frg_huge_free(s);
         return;
     }

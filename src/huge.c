@@ -90,8 +90,10 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
         s = cache_take(usable);
         frg_unlock(&huge_lock);
     }
-    if (s && s->u.huge.map_size / 2 > usable) {
-        /* far bigger than needed: give the surplus back */
+    if (s && s->u.huge.map_size / 8 > usable) {
+        /* far bigger than needed: give the surplus back (a smaller surplus
+         * stays: a program cycling through buffers of varying sizes keeps
+         * its pages resident, as glibc's heap does) */
         frg_os_trim_tail((void *)FRG_BASE(s), s->u.huge.map_size, usable);
         s->u.huge.map_size = usable;
     }

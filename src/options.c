@@ -31,8 +31,14 @@ const struct frg_option_desc frg_option_table[] = {
 };
 const unsigned frg_option_count = FRG_ARRAY_LEN(frg_option_table);
 
-/* The program may define `const char *frg_malloc_conf = "...";`. */
+/* The program may define `const char *frg_malloc_conf = "...";`.  In the
+ * static library the reference is hidden: only the code that links the
+ * archive (an SDK) can set it, never the process that loads that SDK. */
+#ifdef FRG_OVERRIDE_GLIBC
 extern const char *frg_malloc_conf __attribute__((weak));
+#else
+extern const char *frg_malloc_conf __attribute__((weak, visibility("hidden")));
+#endif
 
 static bool parse_uint(const char *s, size_t n, bool allow_suffix, uint64_t *out) {
     uint64_t v = 0;

@@ -227,6 +227,7 @@ static void *locked_alloc(unsigned cls) {
             slots[h->current] = NULL; /* memcheck's leak scan must not find it here */
     } else {
         st->misses++;
+        frg_note_activity();
         grow_capacity(cpu, cls, true);
         void *buf[MAX_BATCH];
         unsigned room = h->end - h->current;
@@ -252,6 +253,7 @@ static void locked_free(unsigned cls, void *p) {
     frg_lock(&st->lock);
     if (h->current >= h->end) {
         st->overflows++;
+        frg_note_activity();
         grow_capacity(cpu, cls, true);
     }
     if (h->current >= h->end) {
@@ -277,6 +279,7 @@ static void *rseq_alloc_miss(unsigned cls) {
         return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
     }
     __atomic_fetch_add(&cpus[cpu].misses, 1, __ATOMIC_RELAXED);
+    frg_note_activity();
     grow_capacity((unsigned)cpu, cls, false);
     /* Fetch what the cache has room for (a hint: we may migrate), plus the
      * one to return; fetching more would only send the rest back. */
@@ -299,6 +302,7 @@ static void rseq_free_miss(unsigned cls, void *p) {
     int cpu = frg_rseq_cpu();
     if (cpu >= 0) {
         __atomic_fetch_add(&cpus[cpu].overflows, 1, __ATOMIC_RELAXED);
+        frg_note_activity();
         grow_capacity((unsigned)cpu, cls, false);
         if (frg_rseq_push(cls, p))
             return;
@@ -337,6 +341,7 @@ static void *cache_alloc_slow(unsigned cls) {
         return locked_alloc(cls);
     default: {
         void *p;
+        frg_note_activity();
         return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
     }
     }
@@ -353,6 +358,7 @@ void frg_cache_free_slow(unsigned cls, void *p) {
         locked_free(cls, p);
         return;
     default:
+        frg_note_activity();
         frg_central_free_batch(cls, &p, 1);
     }
 }
@@ -442,8 +448,9 @@ size_t frg_percpu_cpu_cached_bytes(unsigned cpu) {
     return bytes;
 }
 
-size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns) {
+size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
     size_t bytes = 0;
+    *all_idle = true;
     if (frg_cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < ncpus; cpu++) {
@@ -459,7 +466,10 @@ size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns) {
         if (sig != st->signature) {
             st->signature = sig;
             st->unchanged_since_ns = now_ns;
-        } else if (now_ns - st->unchanged_since_ns >= idle_ns) {
+            *all_idle = false;
+        } else if (now_ns - st->unchanged_since_ns < idle_ns) {
+            *all_idle = false;
+        } else {
             bytes += drain_cpu(cpu, true);
             st->signature = 0;
         }

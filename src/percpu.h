@@ -61,8 +61,9 @@ FRG_HIDDEN size_t frg_percpu_drain_all(bool reset_capacity);
 /* Flush the cache of the CPU the caller runs on. */
 FRG_HIDDEN size_t frg_percpu_flush_current(void);
 /* Purger hook: drain CPUs whose caches have not changed for `idle_ns`;
- * returns the bytes of objects moved to the central lists. */
-FRG_HIDDEN size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns);
+ * returns the bytes of objects moved to the central lists.  *all_idle:
+ * no CPU's cache changed for `idle_ns`. */
+FRG_HIDDEN size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle);
 
 struct frg_percpu_stats {
     size_t cached_bytes;                    /* objects sitting in caches */

@@ -32,6 +32,11 @@
 #include "publish.h"
 
 int frg_purge_pending;
+uint64_t frg_last_activity_ns;
+
+void frg_note_activity(void) {
+    __atomic_store_n(&frg_last_activity_ns, frg_os_now_ns(), __ATOMIC_RELAXED);
+}
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
 static int thread_started, stop_requested;
@@ -89,8 +94,14 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     frg_lock(&purge_lock);
     /* Idle CPU caches go back to the central lists (their slabs may then
      * empty, and their pages become dirty); then pages and huge mappings
-     * idle for a whole decay period go back to the OS. */
-    frg_percpu_decay(now_ns, decay);
+     * idle for a whole decay period go back to the OS.  When nothing at
+     * all happened for decay_ms (no CPU cache changed, no page allocated
+     * or freed) the process is idle: everything goes back now, including
+     * what the drain just freed. */
+    bool cpus_idle;
+    frg_percpu_decay(now_ns, decay, &cpus_idle);
+    if (cpus_idle && now_ns - __atomic_load_n(&frg_last_activity_ns, __ATOMIC_RELAXED) >= decay)
+        before = UINT64_MAX;
     size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
     bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);

@@ -24,6 +24,10 @@ FRG_HIDDEN void frg_purge_stop(void);
  * in any context (an atomic flag and, rarely, a futex wake). */
 FRG_HIDDEN void frg_purge_notify_slow(void);
 FRG_HIDDEN extern int frg_purge_pending;
+/* When the program last went past its CPU caches (a refill, a flush, a
+ * large or huge object): with unchanged caches, the sign it is busy. */
+FRG_HIDDEN extern uint64_t frg_last_activity_ns;
+FRG_HIDDEN void frg_note_activity(void);
 FRG_INLINE void frg_purge_notify(void) {
     if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
         frg_purge_notify_slow();
