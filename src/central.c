@@ -26,14 +26,8 @@
 #include "vg.h"
 
 struct frg_central frg_central[FRG_NCLASSES] = {
-#define C(i) [i] = {.lock = FRG_LOCK_INIT(FRG_RANK_CENTRAL)}
-    C(0), C(1), C(2), C(3), C(4), C(5), C(6), C(7), C(8), C(9), C(10),
-    C(11), C(12), C(13), C(14), C(15), C(16), C(17), C(18), C(19), C(20), C(21),
-    C(22), C(23), C(24), C(25), C(26), C(27), C(28), C(29), C(30), C(31), C(32),
-    C(33), C(34), C(35), C(36), C(37), C(38), C(39), C(40), C(41), C(42), C(43),
-#undef C
+    [0 ... FRG_NCLASSES - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_CENTRAL)},
 };
-_Static_assert(FRG_NCLASSES == 44, "frg_central initialiser lists 44 classes");
 
 /* floor(used * 8 / nobjs), by multiplying with the class's reciprocal. */
 static unsigned fullness_bucket(const struct frg_span *s) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Generate src/sizeclass_table.h: the size-class table, annotated.
 
-Rules (docs/design.md, "Size classes"): multiples of 16 up to 128, then four
-classes per doubling up to 64 KiB; each class's slab is the smallest number
+Rules (docs/design.md, "Size classes"): multiples of 16 up to 128, then eight
+classes per doubling up to 64 KiB (rounding wastes under 12.5%); each
+class's slab is the smallest number
 of pages (at most 16) whose unusable tail is <= 1/16 of the slab, else the
 one with the least waste.  tests/test_sizeclass.c re-derives the bounds.
 """
@@ -15,8 +16,9 @@ def sizes():
     out = [QUANTUM * i for i in range(1, 9)]
     k = 7
     while out[-1] < 65536:
-        step = 1 << (k - 2)
-        out += [(1 << k) + step * j for j in range(1, 5)]
+        per = 8
+        step = (1 << k) // per
+        out += [(1 << k) + step * j for j in range(1, per + 1)]
         k += 1
     return out
 
@@ -63,12 +65,25 @@ def main():
                      f"{{{s}, {recip}u, {p}, {n}, {nrecip}u}}, \\")
         prev = s
     lines.append("")
+    lines.append(f"#define FRG_SIZECLASS_COUNT {len(cls)}")
+    lines.append("")
+    lines.append("/* class of size n <= 1024: index (n + 15) / 16 */")
     lines.append("#define FRG_SIZECLASS_LOOKUP \\")
     row = []
     for i in range(LOOKUP_MAX // QUANTUM + 1):
         row.append(str(class_of(max(1, i * QUANTUM))))
     for j in range(0, len(row), 16):
         lines.append("    " + ", ".join(row[j:j + 16]) + ", \\")
+    lines.append("")
+    lines.append("/* class of size 1024 < n <= 65536: index (n + 127) / 128 (class")
+    lines.append(" * boundaries above 1 KiB are multiples of 128) */")
+    lines.append("#define FRG_SIZECLASS_LOOKUP_BIG \\")
+    row = []
+    for i in range(65536 // 128 + 1):
+        row.append(str(class_of(max(1, i * 128))))
+    assert all(b % 128 == 0 for b in cls if b > 1024)
+    for j in range(0, len(row), 32):
+        lines.append("    " + ", ".join(row[j:j + 32]) + ", \\")
     lines.append("")
     print("\n".join(lines))
 

@@ -34,8 +34,9 @@
 #define MEMBARRIER_CMD_FLAG_CPU (1 << 0)
 #endif
 
-#define FIRST_SLOT 64 /* slots start after the 44 headers, cache aligned */
-#define MAX_SLOTS 1024
+/* slots start after the headers, cache aligned (in 8-byte words) */
+#define FIRST_SLOT ((FRG_NCLASSES * 8 + 63) / 64 * 8)
+#define MAX_SLOTS 640 /* FIRST_SLOT + 80 classes x 640 fit 16-bit indexes */
 #define MAX_BATCH 32
 
 int frg_cache_mode = FRG_CACHE_OFF;
@@ -101,7 +102,7 @@ int frg_percpu_init(void) {
         max_slots[c] = (uint16_t)slots;
         next += (unsigned)slots;
     }
-    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS < 65535, "slot index fits u16");
+    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS <= 65535, "slot index fits u16");
     for (unsigned cpu = 0; cpu < ncpus; cpu++) {
         cpus[cpu].lock = (frg_lock_t)FRG_LOCK_INIT(FRG_RANK_CPU);
         for (unsigned c = 0; c < FRG_NCLASSES; c++) {

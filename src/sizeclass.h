@@ -1,10 +1,10 @@
 /*
  * sizeclass.h - small-object size classes.
  *
- * 44 classes from 16 B to 64 KiB: multiples of 16 up to 128, then four
- * classes per doubling (160, 192, 224, 256, 320, ...).  Rounding a request
- * up to its class wastes at most 15 bytes below 128 B and less than 25% of
- * the request above (tests/test_sizeclass.c checks both bounds).  Each
+ * 80 classes from 16 B to 64 KiB: multiples of 16 up to 128, then eight
+ * classes per doubling (144, 160, ..., 256, 288, ...).  Rounding a request
+ * up to its class wastes at most 15 bytes below 128 B and under 12.5% of
+ * the request above (tests/test_sizeclass.c checks the bounds).  Each
  * class has a slab size in pages chosen so the unusable tail of a slab is at
  * most 1/16 of it.  The table is generated at development time by
  * src/gen_sizeclasses.py into sizeclass_table.h (each class annotated with
@@ -14,8 +14,9 @@
 #define FRG_SIZECLASS_H
 
 #include "util.h"
+#include "sizeclass_table.h"
 
-#define FRG_NCLASSES 44
+#define FRG_NCLASSES FRG_SIZECLASS_COUNT
 #define FRG_SMALL_MAX ((size_t)65536)
 #define FRG_QUANTUM 16
 #define FRG_LOOKUP_MAX 1024
@@ -31,15 +32,15 @@ struct frg_class_info {
 
 FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCLASSES];
 FRG_HIDDEN extern const uint8_t frg_class_lookup[FRG_LOOKUP_MAX / FRG_QUANTUM + 1];
+FRG_HIDDEN extern const uint8_t frg_class_lookup_big[FRG_SMALL_MAX / 128 + 1];
 
-/* Class for sizes above FRG_LOOKUP_MAX (out of line: rarer). */
-FRG_HIDDEN unsigned frg_size_to_class_big(size_t n);
-
-/* n must be <= FRG_SMALL_MAX; malloc(0) is served as malloc(1). */
+/* n must be <= FRG_SMALL_MAX; malloc(0) is served as malloc(1).  Class
+ * boundaries above 1 KiB are multiples of 128, so a second table with
+ * 128-byte steps is exact there. */
 FRG_INLINE unsigned frg_size_to_class(size_t n) {
     if (FRG_LIKELY(n <= FRG_LOOKUP_MAX))
         return frg_class_lookup[(n + FRG_QUANTUM - 1) / FRG_QUANTUM];
-    return frg_size_to_class_big(n);
+    return frg_class_lookup_big[(n + 127) / 128];
 }
 
 FRG_INLINE size_t frg_class_size(unsigned cls) { return frg_classes[cls].size; }

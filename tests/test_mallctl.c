@@ -127,7 +127,7 @@ static void test_errors(void) {
     CU_ASSERT_EQUAL(frg_mallctl("stats.allocated.x", &v, &sz, NULL, 0), ENOENT);
     CU_ASSERT_EQUAL(frg_mallctl("", &v, &sz, NULL, 0), ENOENT);
     CU_ASSERT_EQUAL(frg_mallctl(NULL, &v, &sz, NULL, 0), ENOENT);
-    CU_ASSERT_EQUAL(frg_mallctl("stats.bins.44.size", &v, &sz, NULL, 0), ENOENT);
+    CU_ASSERT_EQUAL(frg_mallctl("stats.bins.80.size", &v, &sz, NULL, 0), ENOENT);
     CU_ASSERT_EQUAL(frg_mallctl("stats.bins.x.size", &v, &sz, NULL, 0), ENOENT);
     uint32_t small;
     size_t ssz = sizeof small;
@@ -148,15 +148,18 @@ static void test_mib(void) {
     size_t mib[8], len = 8;
     CU_ASSERT_EQUAL(frg_mallctlnametomib("stats.bins.3.size", mib, &len), 0);
     CU_ASSERT_EQUAL(len, 4);
+    unsigned nbins;
+    size_t nsz = sizeof nbins;
+    CU_ASSERT_EQUAL(frg_mallctl("arenas.nbins", &nbins, &nsz, NULL, 0), 0);
     size_t total = 0;
-    for (size_t i = 0; i < 44; i++) {
+    for (size_t i = 0; i < nbins; i++) {
         mib[2] = i;
         size_t v, sz = sizeof v;
         CU_ASSERT_EQUAL(frg_mallctlbymib(mib, len, &v, &sz, NULL, 0), 0);
         total += v;
     }
     CU_ASSERT(total > 65536);
-    mib[2] = 44;
+    mib[2] = nbins;
     size_t v, sz = sizeof v;
     CU_ASSERT_EQUAL(frg_mallctlbymib(mib, len, &v, &sz, NULL, 0), ENOENT);
     len = 2;

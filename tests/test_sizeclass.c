@@ -18,22 +18,27 @@ static void test_minimal_class(void) {
     CU_ASSERT_EQUAL(bad, 0);
 }
 
-/* Internal waste of rounding: under 16 bytes up to 128 B, under a quarter
- * of the request above. */
+/* Internal waste of rounding: under 16 bytes up to 128 B, under 1/8 of
+ * the request above. */
 static void test_waste_bound(void) {
     size_t worst_small = 0;
-    double worst_ratio = 0;
+    double worst_mid = 0, worst_big = 0;
     for (size_t n = 1; n <= FRG_SMALL_MAX; n++) {
         size_t waste = frg_class_size(frg_size_to_class(n)) - n;
+        double r = (double)waste / n;
         if (n <= 128) {
             if (waste > worst_small)
                 worst_small = waste;
-        } else if ((double)waste / n > worst_ratio) {
-            worst_ratio = (double)waste / n;
+        } else if (n <= 4096) {
+            if (r > worst_mid)
+                worst_mid = r;
+        } else if (r > worst_big) {
+            worst_big = r;
         }
     }
     CU_ASSERT(worst_small < 16);
-    CU_ASSERT(worst_ratio < 0.25);
+    CU_ASSERT(worst_mid < 0.125);
+    CU_ASSERT(worst_big < 0.125);
 }
 
 static void test_table_shape(void) {
