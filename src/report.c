@@ -42,30 +42,29 @@ void frg_report_misuse(const char *what, const void *ptr) {
         abort();
 }
 
-void frg_warn(const char *fmt, ...) {
+/* "frgmalloc: <prefix><formatted>\n" in one write. */
+static void vline(const char *prefix, const char *fmt, va_list ap) {
     char line[512];
-    size_t n = frg_snprintf(line, sizeof line, "frgmalloc: warning: ");
-    va_list ap;
-    va_start(ap, fmt);
+    size_t n = frg_snprintf(line, sizeof line, "frgmalloc: %s", prefix);
     frg_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-    va_end(ap);
     n = strlen(line);
     line[n] = '\n';
     line[n + 1] = '\0';
     frg_write_stderr(line);
 }
 
-void frg_fatal(const char *fmt, ...) {
-    char line[512];
-    size_t n = frg_snprintf(line, sizeof line, "frgmalloc: fatal: ");
+void frg_warn(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    frg_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    vline("warning: ", fmt, ap);
     va_end(ap);
-    n = strlen(line);
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    frg_write_stderr(line);
+}
+
+void frg_fatal(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vline("fatal: ", fmt, ap);
+    va_end(ap);
     abort();
 }
 

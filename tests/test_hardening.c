@@ -24,12 +24,10 @@
 #include "central.h"
 #include "pageheap.h"
 
-#define FAIL(...) do { fflush(stdout); fprintf(stderr, __VA_ARGS__); _exit(1); } while (0)
-#define PASS() do { fflush(stdout); _exit(0); } while (0)
 
 static void validate_or_fail(void) {
     if (!frg_central_validate() || !frg_pageheap_validate())
-        FAIL("structure validation failed\n");
+        TU_FAIL("structure validation failed\n");
 }
 
 /* ---- overflow ---------------------------------------------------------------- */
@@ -59,7 +57,7 @@ static void overflow(void) {
     frg_malloc_trim(0);
     validate_or_fail();
     printf("30 rounds of 20000 objects overflowed by 48 bytes: heap consistent\n");
-    PASS();
+    TU_PASS();
 }
 
 /* ---- injected faults -------------------------------------------------------- */
@@ -77,18 +75,18 @@ static void fault_mmap(void) {
         keep[n] = frg_malloc(size);
         if (!keep[n]) {
             if (errno != ENOMEM)
-                FAIL("malloc failed with errno %d, not ENOMEM\n", errno);
+                TU_FAIL("malloc failed with errno %d, not ENOMEM\n", errno);
             failed = 1;
         } else {
             memset(keep[n], 1, 4096 < size ? 4096 : size);
         }
     }
     if (!failed)
-        FAIL("no allocation failed: the fault was not injected\n");
+        TU_FAIL("no allocation failed: the fault was not injected\n");
     for (int i = 0; i < 200; i++) { /* afterwards everything works */
         void *a = frg_malloc(4000), *b = frg_malloc(300000), *c = frg_malloc(3u << 20);
         if (!a || !b || !c)
-            FAIL("allocation failed after the fault\n");
+            TU_FAIL("allocation failed after the fault\n");
         frg_free(a), frg_free(b), frg_free(c);
     }
     for (int i = 0; i < n; i++)
@@ -96,7 +94,7 @@ static void fault_mmap(void) {
     frg_malloc_trim(0);
     validate_or_fail();
     printf("fault after %d allocations: ENOMEM, then all fine\n", n);
-    PASS();
+    TU_PASS();
 }
 
 static void fault_madvise(void) {
@@ -111,7 +109,7 @@ static void fault_madvise(void) {
         frg_malloc_trim(0);
     }
     validate_or_fail();
-    PASS();
+    TU_PASS();
 }
 
 /* ---- running out of address space for real ---------------------------------- */
@@ -119,7 +117,7 @@ static void fault_madvise(void) {
 static void rlimit(void) {
     struct rlimit rl = {256u << 20, 256u << 20};
     if (setrlimit(RLIMIT_AS, &rl) != 0)
-        FAIL("setrlimit: %s\n", strerror(errno));
+        TU_FAIL("setrlimit: %s\n", strerror(errno));
     static void *p[1 << 16];
     size_t n = 0, bytes = 0;
     for (; n < sizeof p / sizeof *p; n++) {
@@ -127,17 +125,17 @@ static void rlimit(void) {
         errno = 0;
         if (!(p[n] = frg_malloc(size))) {
             if (errno != ENOMEM)
-                FAIL("errno %d instead of ENOMEM\n", errno);
+                TU_FAIL("errno %d instead of ENOMEM\n", errno);
             break;
         }
         memset(p[n], 7, size);
         bytes += size;
     }
     if (n == sizeof p / sizeof *p)
-        FAIL("never ran out of memory\n");
+        TU_FAIL("never ran out of memory\n");
     void *h = frg_malloc(64u << 20);
     if (h)
-        FAIL("a 64 MiB allocation succeeded with the address space exhausted\n");
+        TU_FAIL("a 64 MiB allocation succeeded with the address space exhausted\n");
     for (size_t i = 0; i < n; i += 2) /* free half */
         frg_free(p[i]), p[i] = NULL;
     frg_malloc_trim(0); /* unmaps free chunks, giving address space back */
@@ -146,12 +144,12 @@ static void rlimit(void) {
         if ((p[i] = frg_malloc(1000)))
             again++;
     if (again < n / 4)
-        FAIL("only %zu allocations succeeded after freeing\n", again);
+        TU_FAIL("only %zu allocations succeeded after freeing\n", again);
     for (size_t i = 0; i < n; i++)
         frg_free(p[i]);
     validate_or_fail();
     printf("ran out after %zu objects (%zu MiB), recovered\n", n, bytes >> 20);
-    PASS();
+    TU_PASS();
 }
 
 /* ---- signals interrupting allocation ------------------------------------------ */
@@ -210,19 +208,15 @@ static void signals(void) {
         bad += (long)r;
     }
     if (bad)
-        FAIL("%ld corrupted objects\n", bad);
+        TU_FAIL("%ld corrupted objects\n", bad);
     validate_or_fail();
     printf("%ld signals delivered during allocation, data intact\n", atomic_load(&signals_taken));
-    PASS();
+    TU_PASS();
 }
 
 /* ---- driver ------------------------------------------------------------------------ */
 
-struct scenario {
-    const char *name, *conf;
-    void (*fn)(void);
-};
-static const struct scenario scenarios[] = {
+static const struct tu_scenario scenarios[] = {
     {"overflow", "", overflow},
     {"fault_mmap_1", "fault_mmap:1", fault_mmap},
     {"fault_mmap_3", "fault_mmap:3", fault_mmap},
@@ -232,57 +226,4 @@ static const struct scenario scenarios[] = {
     {"rlimit", "background:false", rlimit},
     {"signals", "", signals},
 };
-static char self[4096];
-
-static void run(const struct scenario *s) {
-    char out[4096];
-    int pipefd[2];
-    CU_ASSERT_FATAL(pipe(pipefd) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        char all[512];
-        const char *old = getenv("FRGMALLOC_CONF");
-        snprintf(all, sizeof all, "%s%s%s", old ? old : "", old && *s->conf ? "," : "", s->conf);
-        setenv("FRGMALLOC_CONF", all, 1);
-        execl(self, self, s->name, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < sizeof out && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
-    close(pipefd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    fprintf(stderr, "\n    %s: %s", s->name, out);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static void test_all(void) {
-    for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
-        run(&scenarios[i]);
-}
-
-int main(int argc, char **argv) {
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = '\0';
-    if (argc == 2) {
-        for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
-            if (!strcmp(argv[1], scenarios[i].name))
-                scenarios[i].fn();
-        return 2;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 99;
-    CU_pSuite s = CU_add_suite("hardening", NULL, NULL);
-    CU_add_test(s, "scenarios", test_all);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+TU_SCENARIO_MAIN("hardening", scenarios)

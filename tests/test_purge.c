@@ -24,8 +24,6 @@
 #include "stats.h"
 
 #define MIB (1024L * 1024)
-#define FAIL(...) do { fflush(stdout); fprintf(stderr, __VA_ARGS__); _exit(1); } while (0)
-#define PASS() do { fflush(stdout); _exit(0); } while (0)
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -83,10 +81,10 @@ static void idle_return(long keep_live) {
     printf("base %ld peak %ld after-free %ld final %ld KiB after %ld ms (limits %ld, %ld)\n",
            base, peak, rss_now, rss, waited, soon, limit);
     if (rss_now > soon)
-        FAIL("RSS right after the frees %ld KiB > %ld KiB\n", rss_now, soon);
+        TU_FAIL("RSS right after the frees %ld KiB > %ld KiB\n", rss_now, soon);
     if (rss > limit || waited > 2000)
-        FAIL("RSS %ld KiB did not fall below %ld KiB within 2 s\n", rss, limit);
-    PASS();
+        TU_FAIL("RSS %ld KiB did not fall below %ld KiB within 2 s\n", rss, limit);
+    TU_PASS();
 }
 
 static void trim(void) {
@@ -103,14 +101,14 @@ static void trim(void) {
     printf("base %ld peak %ld before-trim %ld after-trim %ld KiB, trim returned %d\n", base,
            peak, before, after, r);
     if (r != 1)
-        FAIL("malloc_trim returned %d\n", r);
+        TU_FAIL("malloc_trim returned %d\n", r);
     if (before - base < (peak - base) / 2)
-        FAIL("memory came back before the trim although nothing should purge it\n");
+        TU_FAIL("memory came back before the trim although nothing should purge it\n");
     if (after > base + (peak - base) / 50 + 2048)
-        FAIL("RSS after trim %ld KiB is not near the baseline %ld KiB\n", after, base);
+        TU_FAIL("RSS after trim %ld KiB is not near the baseline %ld KiB\n", after, base);
     if (frg_malloc_trim(0) != 0)
-        FAIL("a second trim released memory again\n");
-    PASS();
+        TU_FAIL("a second trim released memory again\n");
+    TU_PASS();
 }
 
 static void pingpong(size_t obj, size_t count) {
@@ -130,8 +128,8 @@ static void pingpong(size_t obj, size_t count) {
     printf("%zu x %zu B, 395 rounds: %llu madvise calls\n", count, obj,
            (unsigned long long)calls);
     if (calls > 40)
-        FAIL("ping-pong made %llu madvise calls\n", (unsigned long long)calls);
-    PASS();
+        TU_FAIL("ping-pong made %llu madvise calls\n", (unsigned long long)calls);
+    TU_PASS();
 }
 
 static void retain(void) {
@@ -148,10 +146,10 @@ static void retain(void) {
     frg_stats_collect(&st);
     printf("chunks %zu, unmapped %zu\n", st.chunks, st.chunks_unmapped);
     if (st.chunks * (4 << 20) > (16 << 20) + (8 << 20)) /* retain_max 16M + live */
-        FAIL("%zu chunks still mapped\n", st.chunks);
+        TU_FAIL("%zu chunks still mapped\n", st.chunks);
     if (st.chunks_unmapped == 0)
-        FAIL("no chunk was unmapped\n");
-    PASS();
+        TU_FAIL("no chunk was unmapped\n");
+    TU_PASS();
 }
 
 static void madv_free(void) {
@@ -161,12 +159,12 @@ static void madv_free(void) {
         frg_free(objs[i]);
     frg_free(objs);
     if (frg_malloc_trim(0) != 1)
-        FAIL("trim with MADV_FREE released nothing\n");
+        TU_FAIL("trim with MADV_FREE released nothing\n");
     objs = build(64 * MIB, &n); /* reuse of MADV_FREE'd pages */
     for (size_t i = 0; i < n; i++)
         frg_free(objs[i]);
     frg_free(objs);
-    PASS();
+    TU_PASS();
 }
 
 static void fault_madvise(void) {
@@ -183,21 +181,17 @@ static void fault_madvise(void) {
     struct frg_stats st;
     frg_stats_collect(&st);
     if (st.dirty != 0)
-        FAIL("%zu dirty bytes left after retrying\n", st.dirty);
+        TU_FAIL("%zu dirty bytes left after retrying\n", st.dirty);
     if (!frg_pageheap_validate())
-        FAIL("page heap inconsistent\n");
-    PASS();
+        TU_FAIL("page heap inconsistent\n");
+    TU_PASS();
 }
 
-struct scenario {
-    const char *name, *conf;
-    void (*fn)(void);
-};
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
 static void s_pp_small(void) { pingpong(200, 100000); }     /* 20 MiB */
-static const struct scenario scenarios[] = {
+static const struct tu_scenario scenarios[] = {
     {"idle_return", "", s_idle},
     {"idle_return_live", "", s_idle_live},
     {"trim", "background:false,dirty_min:1G", trim},
@@ -208,70 +202,4 @@ static const struct scenario scenarios[] = {
     {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
 };
 
-static char self[4096];
-
-static void run_scenario(const char *name, const char *conf) {
-    char out[4096];
-    int pipefd[2];
-    CU_ASSERT_FATAL(pipe(pipefd) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        char all[512];
-        const char *old = getenv("FRGMALLOC_CONF");
-        snprintf(all, sizeof all, "%s%s%s", old ? old : "", old && *conf ? "," : "", conf);
-        setenv("FRGMALLOC_CONF", all, 1);
-        execl(self, self, name, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < sizeof out && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
-    close(pipefd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    fprintf(stderr, "\n    %s: %s", name, out);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-#define SCENARIO_TEST(fn, idx) \
-    static void fn(void) { run_scenario(scenarios[idx].name, scenarios[idx].conf); }
-SCENARIO_TEST(test_idle_return, 0)
-SCENARIO_TEST(test_idle_return_live, 1)
-SCENARIO_TEST(test_trim, 2)
-SCENARIO_TEST(test_pingpong_large, 3)
-SCENARIO_TEST(test_pingpong_small, 4)
-SCENARIO_TEST(test_retain, 5)
-SCENARIO_TEST(test_madv_free, 6)
-SCENARIO_TEST(test_fault_madvise, 7)
-
-int main(int argc, char **argv) {
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = '\0';
-    if (argc == 2) {
-        for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
-            if (!strcmp(argv[1], scenarios[i].name))
-                scenarios[i].fn();
-        return 2;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 99;
-    CU_pSuite s = CU_add_suite("purge", NULL, NULL);
-    CU_add_test(s, "idle_return", test_idle_return);
-    CU_add_test(s, "idle_return_live", test_idle_return_live);
-    CU_add_test(s, "trim", test_trim);
-    CU_add_test(s, "pingpong_large", test_pingpong_large);
-    CU_add_test(s, "pingpong_small", test_pingpong_small);
-    CU_add_test(s, "retain", test_retain);
-    CU_add_test(s, "madv_free", test_madv_free);
-    CU_add_test(s, "fault_madvise", test_fault_madvise);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+TU_SCENARIO_MAIN("purge", scenarios)

@@ -90,6 +90,75 @@ static inline int tu_run_child(void (*fn)(void), char *err, size_t errsize) {
     return status;
 }
 
+/* ---- scenarios in fresh processes ------------------------------------------
+ * Options are read once per process, so tests that need their own options
+ * re-execute the test program: `prog NAME` runs scenario NAME with
+ * FRGMALLOC_CONF extended by the scenario's options; the scenario exits 0
+ * on success and prints what it measured. */
+struct tu_scenario {
+    const char *name, *conf;
+    void (*fn)(void);
+};
+
+static inline int tu_run_scenario(const struct tu_scenario *s) {
+    char self[4096], out[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        char all[512];
+        const char *old = getenv("FRGMALLOC_CONF");
+        snprintf(all, sizeof all, "%s%s%s", old ? old : "", old && *s->conf ? "," : "", s->conf);
+        setenv("FRGMALLOC_CONF", all, 1);
+        execl(self, self, s->name, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < sizeof out && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(pipefd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    fprintf(stderr, "\n    %s: %s", s->name, out);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+#define TU_FAIL(...) do { fflush(stdout); fprintf(stderr, __VA_ARGS__); _exit(1); } while (0)
+#define TU_PASS() do { fflush(stdout); _exit(0); } while (0)
+
+/* main() of a program made of scenarios: one CUnit assertion each. */
+#define TU_SCENARIO_MAIN(suite_name, table)                                      \
+    static void tu_all_scenarios(void) {                                         \
+        for (size_t i = 0; i < sizeof table / sizeof *table; i++)               \
+            CU_ASSERT(tu_run_scenario(&table[i]));                               \
+    }                                                                            \
+    int main(int argc, char **argv) {                                            \
+        if (argc == 2) {                                                         \
+            for (size_t i = 0; i < sizeof table / sizeof *table; i++)           \
+                if (!strcmp(argv[1], table[i].name))                             \
+                    table[i].fn();                                               \
+            return 2;                                                            \
+        }                                                                        \
+        if (CU_initialize_registry() != CUE_SUCCESS)                             \
+            return 99;                                                           \
+        CU_add_test(CU_add_suite(suite_name, NULL, NULL), "scenarios",           \
+                    tu_all_scenarios);                                           \
+        CU_basic_set_mode(CU_BRM_VERBOSE);                                       \
+        CU_basic_run_tests();                                                    \
+        unsigned failed = CU_get_number_of_failures() +                          \
+                          CU_get_number_of_tests_failed();                       \
+        CU_cleanup_registry();                                                   \
+        return failed ? 1 : 0;                                                   \
+    }
+
 #define TU_SUITE(name) CU_pSuite suite_##name = CU_add_suite(#name, NULL, NULL)
 #define TU_TEST(suite, fn) CU_add_test(suite_##suite, #fn, fn)
 
