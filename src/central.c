@@ -211,9 +211,14 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
  * give it to the page heap. */
-static void release_slab(struct frg_central *c, struct frg_span *s) {
+static void release_slab(struct frg_central *c, struct frg_span *s, bool idle) {
     unlist(c, s);
     c->nslabs--;
+    if (idle) { /* its objects idled in a CPU cache for decay_ms: purge now */
+        c->slabs_released++;
+        frg_pageheap_free_purged(s);
+        return;
+    }
     size_t room = frg_pageheap_dirty_room();
     /* The budget shrinks as the heap does: this class's stash gives back
      * what no longer fits (other classes do the same on their next
@@ -271,7 +276,7 @@ size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
-void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
+static void free_batch(unsigned cls, void *const *ptrs, unsigned n, bool idle) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
     for (unsigned i = 0; i < n; i++) {
@@ -296,11 +301,19 @@ void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         c->objs_out--;
         c->nfree++;
         if (s->nfree == s->nobjs)
-            release_slab(c, s);
+            release_slab(c, s, idle);
         else
             relist(c, s);
     }
     frg_unlock(&c->lock);
+}
+
+void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
+    free_batch(cls, ptrs, n, false);
+}
+
+void frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n) {
+    free_batch(cls, ptrs, n, true);
 }
 
 bool frg_central_validate(void) {

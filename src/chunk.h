@@ -32,9 +32,9 @@ struct frg_chunk {
     uint32_t purging;      /* pages detached for madvise (marked used) */
     uint8_t bucket;        /* by-longest list it is on */
     bool on_dirty_list;
-    uint64_t dirty_ns;     /* when it last gained dirty pages */
+    uint64_t dirty_ns;     /* when it went from no dirty page to some */
     struct frg_chunk *next, *prev;   /* by-longest bucket list */
-    struct frg_chunk *dnext, *dprev; /* dirty list, most recently dirtied first */
+    struct frg_chunk *dnext, *dprev; /* dirty list, newest dirty_ns first */
     struct frg_chunk *anext, *aprev; /* all chunks */
 };
 

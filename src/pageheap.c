@@ -233,7 +233,10 @@ static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) 
         frg_bm_fill(c->dirty, first, n, 1);
         c->ndirty += (uint32_t)n;
         heap.dirty_pages += n;
-        dirty_push_front(c, frg_os_now_ns());
+        /* The chunk's clock is its oldest dirty page: later frees into it
+         * do not keep the earlier ones from decaying. */
+        if (!c->on_dirty_list)
+            dirty_push_front(c, frg_os_now_ns());
     }
     c->nfree += (uint32_t)n;
     heap.free_pages += n;
@@ -307,7 +310,7 @@ static size_t release_empty_chunks(void) {
     return released;
 }
 
-/* Purge the dirty pages of chunks last dirtied before `before`, oldest
+/* Purge the dirty pages of chunks first dirtied before `before`, oldest
  * first, until at most `keep` dirty pages remain.  Lock held. */
 static size_t purge_oldest(uint64_t before, size_t keep) {
     size_t bytes = 0;

@@ -40,7 +40,7 @@ FRG_HIDDEN void frg_pageheap_shrink(struct frg_span *span, size_t new_npages);
  * central lists keep that much in empty slabs ready for reuse. */
 FRG_HIDDEN size_t frg_pageheap_dirty_room(void);
 
-/* Purge dirty pages of chunks last dirtied before `dirtied_before_ns`
+/* Purge dirty pages of chunks that have held dirty pages since before `dirtied_before_ns`
  * (UINT64_MAX: all of them) and unmap wholly free chunks beyond
  * retain_max.  Returns bytes purged or unmapped. */
 FRG_HIDDEN size_t frg_pageheap_purge(uint64_t dirtied_before_ns);

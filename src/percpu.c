@@ -405,7 +405,10 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
         unsigned cur = load16(&h->current), begin = slot_begin[c];
         if (cur > begin) {
-            frg_central_free_batch(c, slots + begin, cur - begin);
+            if (reset_capacity) /* trim or idle decay: the objects sat unused */
+                frg_central_free_batch_idle(c, slots + begin, cur - begin);
+            else
+                frg_central_free_batch(c, slots + begin, cur - begin);
             bytes += (cur - begin) * frg_class_size(c);
         }
         store16(&h->current, (uint16_t)begin);
