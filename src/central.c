@@ -171,7 +171,7 @@ static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
         struct frg_span *s = c->stash;
         c->stash = s->next;
         s->next = NULL;
-        c->nstash--;
+        __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
         __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
         c->stash_used_ns = frg_os_now_ns();
         c->nslabs++;
@@ -227,7 +227,7 @@ static void release_slab(struct frg_central *c, struct frg_span *s, bool idle) {
         struct frg_span *old = c->stash;
         c->stash = old->next;
         old->next = NULL;
-        c->nstash--;
+        __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
         __atomic_fetch_sub(&stash_pages, old->npages, __ATOMIC_RELAXED);
         c->slabs_released++;
         frg_pageheap_free(old);
@@ -239,7 +239,7 @@ static void release_slab(struct frg_central *c, struct frg_span *s, bool idle) {
             c->stash_used_ns = frg_os_now_ns(); /* the decay clock starts now */
         s->next = c->stash;
         c->stash = s;
-        c->nstash++;
+        __atomic_store_n(&c->nstash, c->nstash + 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&stash_pages, s->npages, __ATOMIC_RELAXED);
         frg_purge_notify();
         return;
@@ -260,7 +260,7 @@ size_t frg_central_release_stash(uint64_t unused_since_ns) {
                 struct frg_span *s = c->stash;
                 c->stash = s->next;
                 s->next = NULL;
-                c->nstash--;
+                __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
                 __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
                 bytes += (size_t)s->npages * FRG_PAGE;
                 c->slabs_released++;

@@ -92,6 +92,7 @@ static void fork_child(void) {
     frg_stats_after_fork_child();
     frg_purge_after_fork_child();
     RELAX_LOCK_ORDER(0);
+    frg_lock_debug_forget_all(); /* the locks this thread took in prepare */
     frg_publish_after_fork_child(); /* the child's own statistics page */
     frg_purge_start();
 }

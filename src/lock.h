@@ -37,9 +37,11 @@ typedef struct {
 #ifdef FRG_DEBUG
 FRG_HIDDEN void frg_lock_debug_acquire(frg_lock_t *l);
 FRG_HIDDEN void frg_lock_debug_release(frg_lock_t *l);
+FRG_HIDDEN void frg_lock_debug_forget_all(void);
 #else
 #define frg_lock_debug_acquire(l) ((void)(l))
 #define frg_lock_debug_release(l) ((void)(l))
+#define frg_lock_debug_forget_all() ((void)0)
 #endif
 
 FRG_HIDDEN void frg_lock_slow(frg_lock_t *l);

@@ -165,7 +165,7 @@ static void chunk_unmap(struct frg_chunk *c) {
         c->anext->aprev = c->aprev;
     heap.nchunks--;
     heap.free_pages -= FRG_CHUNK_PAGES;
-    heap.dirty_pages -= c->ndirty;
+    __atomic_store_n(&heap.dirty_pages, heap.dirty_pages - (c->ndirty), __ATOMIC_RELAXED);
     heap.empty_chunks--;
     heap.unmapped++;
     frg_pagemap_set(FRG_BASE(c), FRG_CHUNK_PAGES, NULL);
@@ -215,7 +215,7 @@ static size_t take_pages(struct frg_chunk *c, size_t first, size_t n) {
     if (d) {
         frg_bm_fill(c->dirty, first, n, 0);
         c->ndirty -= (uint32_t)d;
-        heap.dirty_pages -= d;
+        __atomic_store_n(&heap.dirty_pages, heap.dirty_pages - (d), __ATOMIC_RELAXED);
         if (!c->ndirty)
             dirty_unlink(c);
     }
@@ -232,7 +232,7 @@ static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) 
     if (dirty) {
         frg_bm_fill(c->dirty, first, n, 1);
         c->ndirty += (uint32_t)n;
-        heap.dirty_pages += n;
+        __atomic_store_n(&heap.dirty_pages, heap.dirty_pages + (n), __ATOMIC_RELAXED);
         /* The chunk's clock is its oldest dirty page: later frees into it
          * do not keep the earlier ones from decaying. */
         if (!c->on_dirty_list)
@@ -343,8 +343,8 @@ static size_t purge_oldest(uint64_t before, size_t keep) {
  * stayed unused for decay_ms, and malloc_trim drops it. */
 static size_t dirty_budget(void) {
     size_t floor = frg_opt.dirty_min / FRG_PAGE;
-    size_t prop = heap.used_pages * frg_opt.dirty_ratio / 100;
-    return (floor > prop ? floor : prop) + heap.boost_pages;
+    size_t prop = __atomic_load_n(&heap.used_pages, __ATOMIC_RELAXED) * frg_opt.dirty_ratio / 100;
+    return (floor > prop ? floor : prop) + __atomic_load_n(&heap.boost_pages, __ATOMIC_RELAXED);
 }
 
 #define BOOST_MAX_PAGES (((size_t)1 << 30) / FRG_PAGE)
@@ -362,7 +362,7 @@ static void note_fresh_pages(size_t fresh) {
         return;
     uint64_t window = frg_opt.decay_ms * 1000000ull;
     if (frg_os_now_ns() - heap.last_eager_ns < window && heap.boost_pages < BOOST_MAX_PAGES)
-        heap.boost_pages += fresh;
+        __atomic_store_n(&heap.boost_pages, heap.boost_pages + (fresh), __ATOMIC_RELAXED);
 }
 
 /* After a free: over budget, purge back down to half of it (hysteresis:
@@ -447,7 +447,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
         return NULL;
     }
     size_t dirty = take_pages(chunk, (size_t)first, npages);
-    heap.used_pages += npages;
+    __atomic_store_n(&heap.used_pages, heap.used_pages + (npages), __ATOMIC_RELAXED);
     note_fresh_pages(npages - dirty);
     span->base = FRG_ENC_BASE(FRG_BASE(chunk) + (size_t)first * FRG_PAGE);
     span->npages = (uint32_t)npages;
@@ -467,7 +467,7 @@ static void free_span(struct frg_span *span, bool purged) {
     frg_lock(&heap.lock);
     frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
     give_pages(c, (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE, span->npages, !purged);
-    heap.used_pages -= span->npages;
+    __atomic_store_n(&heap.used_pages, heap.used_pages - (span->npages), __ATOMIC_RELAXED);
     if (!purged)
         enforce_dirty_budget();
     frg_unlock(&heap.lock);
@@ -491,7 +491,7 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     bool ok = frg_bm_find(c->used, FRG_CHUNK_PAGES, end, 1) >= new_end;
     if (ok) {
         take_pages(c, end, new_end - end);
-        heap.used_pages += new_end - end;
+        __atomic_store_n(&heap.used_pages, heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
         frg_pagemap_set(FRG_BASE(c) + end * FRG_PAGE, new_end - end, span);
         span->npages = (uint32_t)new_npages;
     }
@@ -507,7 +507,7 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     frg_pagemap_set(FRG_BASE(span) + new_npages * FRG_PAGE, cut, &frg_span_freed);
     span->npages = (uint32_t)new_npages;
     give_pages(c, first + new_npages, cut, true);
-    heap.used_pages -= cut;
+    __atomic_store_n(&heap.used_pages, heap.used_pages - (cut), __ATOMIC_RELAXED);
     enforce_dirty_budget();
     frg_unlock(&heap.lock);
 }
@@ -518,9 +518,9 @@ size_t frg_pageheap_purge(uint64_t dirtied_before_ns) {
     /* Pages sat unused for a whole decay period: the program stopped
      * reusing them, so the boost shrinks (a full purge drops it). */
     if (dirtied_before_ns == UINT64_MAX)
-        heap.boost_pages = 0;
+        __atomic_store_n(&heap.boost_pages, 0, __ATOMIC_RELAXED);
     else if (bytes)
-        heap.boost_pages /= 2;
+        __atomic_store_n(&heap.boost_pages, heap.boost_pages / 2, __ATOMIC_RELAXED);
     bytes += release_empty_chunks();
     frg_unlock(&heap.lock);
     return bytes;

@@ -35,9 +35,9 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
             size_t rp = i * sizeof(void *) / FRG_PAGE;
             if (!(root_touched[rp / 64] & (1ull << (rp % 64)))) {
                 root_touched[rp / 64] |= 1ull << (rp % 64);
-                touched_pages++;
+                __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED);
             }
-            touched_pages++; /* the page holding `touched` itself */
+            __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED); /* the page holding `touched` itself */
             __atomic_store_n(&frg_pm_root[i], leaf, __ATOMIC_RELEASE);
         }
         frg_unlock(&leaf_lock);

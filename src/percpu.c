@@ -165,7 +165,7 @@ static size_t steal_capacity(struct cpu_state *st, unsigned cpu, unsigned cls, s
         if (take > end - cur)
             take = end - cur;
         if (set_end(cpu, v, end - (unsigned)take)) {
-            st->capacity_bytes -= take * size;
+            __atomic_fetch_sub(&st->capacity_bytes, take * size, __ATOMIC_RELAXED);
             got += take * size;
         }
     }
@@ -186,7 +186,7 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
         return; /* already as large as it may be (or stopped) */
     if (__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
             frg_opt.cache_max &&
-        (st->steal_tick++ + 1) % STEAL_EVERY)
+        (__atomic_fetch_add(&st->steal_tick, 1, __ATOMIC_RELAXED) + 1) % STEAL_EVERY)
         return; /* budget spent and not our turn to take from others */
     if (!locked && !frg_trylock(&st->lock))
         return; /* someone is busy with this CPU: skip growing this time */
@@ -205,7 +205,7 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
             want = (unsigned)(room / size);
         }
         if (want && set_end(cpu, cls, end + want)) {
-            st->capacity_bytes += want * size;
+            __atomic_fetch_add(&st->capacity_bytes, want * size, __ATOMIC_RELAXED);
             frg_purge_notify(); /* the purger decays idle caches */
         }
     }
@@ -223,11 +223,12 @@ static void *locked_alloc(unsigned cls) {
     void *p = NULL;
     frg_lock(&st->lock);
     if (h->current > h->begin) {
-        p = slots[--h->current];
+        store16(&h->current, h->current - 1);
+        p = slots[h->current];
         if (FRG_VG_ENABLED)
             slots[h->current] = NULL; /* memcheck's leak scan must not find it here */
     } else {
-        st->misses++;
+        __atomic_fetch_add(&st->misses, 1, __ATOMIC_RELAXED);
         frg_note_activity();
         grow_capacity(cpu, cls, true);
         void *buf[MAX_BATCH];
@@ -236,8 +237,10 @@ static void *locked_alloc(unsigned cls) {
         if (got) {
             p = buf[0];
             unsigned i = 1;
-            while (i < got && h->current < h->end)
-                slots[h->current++] = buf[i++];
+            while (i < got && h->current < h->end) {
+                slots[h->current] = buf[i++];
+                store16(&h->current, h->current + 1);
+            }
             if (i < got)
                 frg_central_free_batch(cls, buf + i, got - i);
         }
@@ -253,19 +256,22 @@ static void locked_free(unsigned cls, void *p) {
     struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
     frg_lock(&st->lock);
     if (h->current >= h->end) {
-        st->overflows++;
+        __atomic_fetch_add(&st->overflows, 1, __ATOMIC_RELAXED);
         frg_note_activity();
         grow_capacity(cpu, cls, true);
     }
     if (h->current >= h->end) {
         void *buf[MAX_BATCH + 1];
         unsigned n = 0;
-        while (n < batch[cls] && h->current > h->begin)
-            buf[n++] = slots[--h->current];
+        while (n < batch[cls] && h->current > h->begin) {
+            store16(&h->current, h->current - 1);
+            buf[n++] = slots[h->current];
+        }
         buf[n++] = p;
         frg_central_free_batch(cls, buf, n);
     } else {
-        slots[h->current++] = p;
+        slots[h->current] = p;
+        store16(&h->current, h->current + 1);
     }
     frg_unlock(&st->lock);
 }
@@ -414,13 +420,13 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
         store16(&h->current, (uint16_t)begin);
         unsigned end = saved_end[c];
         if (reset_capacity) {
-            st->capacity_bytes -= (end - begin) * frg_class_size(c);
+            __atomic_fetch_sub(&st->capacity_bytes, (end - begin) * frg_class_size(c), __ATOMIC_RELAXED);
             end = begin;
         }
         store16(&h->begin, (uint16_t)begin);
         store16(&h->end, (uint16_t)end);
     }
-    st->drains++;
+    __atomic_fetch_add(&st->drains, 1, __ATOMIC_RELAXED);
     frg_unlock(&st->lock);
     return bytes;
 }
@@ -430,7 +436,7 @@ size_t frg_percpu_drain_all(bool reset_capacity) {
     if (frg_cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < ncpus; cpu++)
-        if (cpus[cpu].capacity_bytes)
+        if (__atomic_load_n(&cpus[cpu].capacity_bytes, __ATOMIC_RELAXED))
             bytes += drain_cpu(cpu, reset_capacity);
     return bytes;
 }

@@ -139,7 +139,9 @@ static void *purger_main(void *arg) {
             tick = 10000000ull;
         bool pending = __atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE);
         wait_bell(pending ? tick : 0);
+        frg_lock(&purge_lock);
         ps.wakeups++;
+        frg_unlock(&purge_lock);
         frg_publish_serve();
         uint64_t now = frg_os_now_ns();
         if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE) || now - last_pass < tick)

@@ -67,12 +67,13 @@ void frg_stats_collect(struct frg_stats *st) {
         small_cached += cs->cached * cs->size;
         small_active += cs->slabs * cs->slab_pages * FRG_PAGE;
     }
-    frg_unlock(&collect_lock);
     st->percpu_cached = small_cached;
     st->percpu_capacity = pc.capacity_bytes;
     st->cache_misses = pc.misses;
     st->cache_overflows = pc.overflows;
     st->cache_drains = pc.drains;
+    size_t pc_capacity_slots = pc.capacity_slots;
+    frg_unlock(&collect_lock);
 
     struct frg_large_stats ls;
     struct frg_huge_stats hs;
@@ -101,14 +102,14 @@ void frg_stats_collect(struct frg_stats *st) {
     st->chunks_unmapped = hp.chunks_unmapped;
     st->mapped = hp.chunks * FRG_CHUNK_SIZE + hs.live_mapped + hs.cached_bytes;
     st->metadata = frg_meta_mapped() + frg_pools_resident() + frg_pagemap_committed() +
-                   (size_t)frg_percpu_ncpus() * FRG_PAGE + pc.capacity_slots * sizeof(void *);
+                   (size_t)frg_percpu_ncpus() * FRG_PAGE + pc_capacity_slots * sizeof(void *);
     st->resident = st->active + st->dirty + hs.cached_bytes + st->metadata;
 
-    st->mmap_calls = frg_os_counters.mmap_calls;
-    st->munmap_calls = frg_os_counters.munmap_calls;
-    st->madvise_calls = frg_os_counters.madvise_calls;
-    st->mremap_calls = frg_os_counters.mremap_calls;
-    st->purged_bytes = frg_os_counters.purged_bytes;
+    st->mmap_calls = __atomic_load_n(&frg_os_counters.mmap_calls, __ATOMIC_RELAXED);
+    st->munmap_calls = __atomic_load_n(&frg_os_counters.munmap_calls, __ATOMIC_RELAXED);
+    st->madvise_calls = __atomic_load_n(&frg_os_counters.madvise_calls, __ATOMIC_RELAXED);
+    st->mremap_calls = __atomic_load_n(&frg_os_counters.mremap_calls, __ATOMIC_RELAXED);
+    st->purged_bytes = __atomic_load_n(&frg_os_counters.purged_bytes, __ATOMIC_RELAXED);
     st->purge_passes = ps.passes;
     st->purge_wakeups = ps.wakeups;
     st->decayed_bytes = ps.bytes_decayed;
