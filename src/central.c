@@ -306,6 +306,7 @@ static void free_batch(unsigned cls, void *const *ptrs, unsigned n, bool idle) {
             relist(c, s);
     }
     frg_unlock(&c->lock);
+    frg_pageheap_enforce_budget(); /* without the class lock held */
 }
 
 void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {

@@ -37,6 +37,7 @@ void frg_large_free(struct frg_span *s) {
     SUB(live_bytes, s->u.large.usable);
     ADD(nfree, 1);
     frg_pageheap_free(s);
+    frg_pageheap_enforce_budget();
 }
 
 bool frg_large_resize(struct frg_span *s, size_t size) {

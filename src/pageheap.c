@@ -468,8 +468,6 @@ static void free_span(struct frg_span *span, bool purged) {
     frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
     give_pages(c, (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE, span->npages, !purged);
     __atomic_store_n(&heap.used_pages, heap.used_pages - (span->npages), __ATOMIC_RELAXED);
-    if (!purged)
-        enforce_dirty_budget();
     frg_unlock(&heap.lock);
     frg_pool_free(&frg_span_pool, span);
 }
@@ -508,6 +506,15 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     span->npages = (uint32_t)new_npages;
     give_pages(c, first + new_npages, cut, true);
     __atomic_store_n(&heap.used_pages, heap.used_pages - (cut), __ATOMIC_RELAXED);
+    frg_unlock(&heap.lock);
+    frg_pageheap_enforce_budget();
+}
+
+void frg_pageheap_enforce_budget(void) {
+    /* a racy look first: the common case takes no lock */
+    if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
+        return;
+    frg_lock(&heap.lock);
     enforce_dirty_budget();
     frg_unlock(&heap.lock);
 }

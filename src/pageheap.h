@@ -26,8 +26,12 @@ FRG_HIDDEN bool frg_pageheap_init(void);
 FRG_HIDDEN struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
                                                enum frg_span_kind kind, unsigned sclass,
                                                bool *zeroed);
-/* Unregister and free a span's pages; they become dirty. */
+/* Unregister and free a span's pages; they become dirty.  The caller then
+ * calls frg_pageheap_enforce_budget, once it holds no lock of its own (so
+ * that other threads do not wait on it while madvise runs). */
 FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
+/* Purge down to half the dirty budget if over it (eager purging). */
+FRG_HIDDEN void frg_pageheap_enforce_budget(void);
 /* The same for memory known to be idle: its pages are purged at once. */
 FRG_HIDDEN void frg_pageheap_free_purged(struct frg_span *span);
 /* Grow a span in place into the free pages after it; false if they are not
