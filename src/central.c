@@ -166,13 +166,33 @@ static struct frg_span *pick(struct frg_central *c) {
 
 static size_t stash_pages; /* all classes; atomic */
 
+/* The most recently stashed empty slab, taken off the stash.  Class lock
+ * held, stash not empty. */
+static struct frg_span *stash_pop(struct frg_central *c) {
+    struct frg_span *s = c->stash;
+    c->stash = s->next;
+    s->next = NULL;
+    __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
+    return s;
+}
+
+/* Give a chain of released slabs (linked by next) back to the page heap
+ * purged.  No lock held.  Returns the bytes purged. */
+static size_t purge_slabs(struct frg_span *s) {
+    size_t bytes = 0;
+    while (s) {
+        struct frg_span *next = s->next;
+        s->next = NULL;
+        bytes += frg_pageheap_free_purged(s);
+        s = next;
+    }
+    return bytes;
+}
+
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
     if (c->stash) { /* an empty slab kept for reuse: already formatted */
-        struct frg_span *s = c->stash;
-        c->stash = s->next;
-        s->next = NULL;
-        __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
-        __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
+        struct frg_span *s = stash_pop(c);
         c->stash_used_ns = frg_os_now_ns();
         c->nslabs++;
         return s;
@@ -211,26 +231,16 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
  * give it to the page heap. */
-static void release_slab(struct frg_central *c, struct frg_span *s, bool idle) {
+static void release_slab(struct frg_central *c, struct frg_span *s) {
     unlist(c, s);
     c->nslabs--;
-    if (idle) { /* its objects idled in a CPU cache for decay_ms: purge now */
-        c->slabs_released++;
-        frg_pageheap_free_purged(s);
-        return;
-    }
     size_t room = frg_pageheap_dirty_room();
     /* The budget shrinks as the heap does: this class's stash gives back
      * what no longer fits (other classes do the same on their next
      * release; the purger takes the rest after decay_ms). */
     while (c->stash && __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) > room) {
-        struct frg_span *old = c->stash;
-        c->stash = old->next;
-        old->next = NULL;
-        __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
-        __atomic_fetch_sub(&stash_pages, old->npages, __ATOMIC_RELAXED);
         c->slabs_released++;
-        frg_pageheap_free(old);
+        frg_pageheap_free(stash_pop(c));
         room = frg_pageheap_dirty_room();
     }
     size_t stashed = __atomic_load_n(&stash_pages, __ATOMIC_RELAXED);
@@ -254,20 +264,18 @@ size_t frg_central_release_stash(uint64_t unused_since_ns) {
         struct frg_central *c = &frg_central[cls];
         if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
             continue;
+        struct frg_span *idle = NULL;
         frg_lock(&c->lock);
         if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns) {
             while (c->stash) {
-                struct frg_span *s = c->stash;
-                c->stash = s->next;
-                s->next = NULL;
-                __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
-                __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
-                bytes += (size_t)s->npages * FRG_PAGE;
+                struct frg_span *s = stash_pop(c);
                 c->slabs_released++;
-                frg_pageheap_free_purged(s); /* idle for a decay period: purge now */
+                s->next = idle;
+                idle = s;
             }
         }
         frg_unlock(&c->lock);
+        bytes += purge_slabs(idle); /* idle for a decay period: purge now */
     }
     return bytes;
 }
@@ -276,9 +284,10 @@ size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
-static void free_batch(unsigned cls, void *const *ptrs, unsigned n, bool idle) {
+bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
+    uint64_t released = c->slabs_released;
     for (unsigned i = 0; i < n; i++) {
         void *p = ptrs[i];
         /* Looked up again under the class lock: a slab cannot be released
@@ -301,20 +310,13 @@ static void free_batch(unsigned cls, void *const *ptrs, unsigned n, bool idle) {
         c->objs_out--;
         c->nfree++;
         if (s->nfree == s->nobjs)
-            release_slab(c, s, idle);
+            release_slab(c, s);
         else
             relist(c, s);
     }
+    released = c->slabs_released - released;
     frg_unlock(&c->lock);
-    frg_pageheap_enforce_budget(); /* without the class lock held */
-}
-
-void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
-    free_batch(cls, ptrs, n, false);
-}
-
-void frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n) {
-    free_batch(cls, ptrs, n, true);
+    return released != 0;
 }
 
 bool frg_central_validate(void) {

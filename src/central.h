@@ -44,11 +44,10 @@ FRG_HIDDEN extern struct frg_central frg_central[FRG_NCLASSES];
  * page heap is out of memory, errno = ENOMEM). */
 FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n);
 /* Return n objects of class cls.  Pointers that are not live objects of
- * that class are reported as misuse and skipped. */
-FRG_HIDDEN void frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
-/* The same for objects that sat unused for a decay period (an idle CPU
- * cache): slabs they empty are purged at once, not stashed. */
-FRG_HIDDEN void frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n);
+ * that class are reported as misuse and skipped.  Returns true when slabs
+ * went back to the page heap: the caller then calls
+ * frg_pageheap_enforce_budget() once it holds no lock (it may madvise). */
+FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
 
 /* Give stashed empty slabs back to the page heap: those of classes that
  * have not reused one since `unused_since_ns` (UINT64_MAX: all).  Returns

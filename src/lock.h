@@ -22,6 +22,7 @@ enum frg_lock_rank {
     FRG_RANK_CPU,        /* per-CPU cache of one CPU */
     FRG_RANK_CENTRAL,    /* central list of one size class */
     FRG_RANK_HUGE,       /* huge mappings and their cache */
+    FRG_RANK_PAGE_PURGE, /* one page-heap purge at a time (madvise phase) */
     FRG_RANK_PAGEHEAP,   /* chunks and page runs */
     FRG_RANK_META,       /* descriptor pools, page-map leaf creation */
     FRG_RANK_META_BUMP,  /* the metadata bump allocator */

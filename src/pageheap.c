@@ -5,11 +5,16 @@
  * the dirty list, the page-map entries of slab and large spans.
  * Locking: heap.lock (rank PAGEHEAP) guards all of it.  madvise runs with
  * the lock released: the runs being purged are first marked used so no one
- * can allocate them, and given back as clean free pages afterwards.
+ * can allocate them, and given back as clean free pages afterwards.  A
+ * whole purge (detach, madvise, give back) holds heap.purge_lock (rank
+ * PAGE_PURGE, below PAGEHEAP): one purge at a time, a free() that finds one
+ * running leaves the work to it, and fork waits for it, so a child never
+ * inherits runs detached by a thread it does not have.
  */
 #include "pageheap.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "bitmap.h"
 #include "pool.h"
@@ -20,15 +25,17 @@
 
 static struct {
     frg_lock_t lock;
+    frg_lock_t purge_lock;
     struct frg_chunk *bucket[FRG_CHUNK_BUCKETS];
     struct frg_chunk *dirty_head, *dirty_tail;
     struct frg_chunk *all;
     size_t nchunks, used_pages, dirty_pages, free_pages, empty_chunks, unmapped;
     size_t purging_pages; /* detached for madvise right now */
-    bool eager_purging;   /* a free() is purging over-budget pages */
     size_t boost_pages;   /* budget added because eager purges were refaulted */
     uint64_t last_eager_ns; /* when free() last purged over-budget pages */
-} heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP)};
+    uint32_t decay_pass;    /* decay passes so far (a chunk's gen_pass) */
+} heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP),
+          .purge_lock = FRG_LOCK_INIT(FRG_RANK_PAGE_PURGE)};
 
 struct frg_span frg_span_freed;
 
@@ -214,6 +221,7 @@ static size_t take_pages(struct frg_chunk *c, size_t first, size_t n) {
     frg_bm_fill(c->used, first, n, 1);
     if (d) {
         frg_bm_fill(c->dirty, first, n, 0);
+        frg_bm_fill(c->dirty_old, first, n, 0);
         c->ndirty -= (uint32_t)d;
         __atomic_store_n(&heap.dirty_pages, heap.dirty_pages - (d), __ATOMIC_RELAXED);
         if (!c->ndirty)
@@ -233,10 +241,13 @@ static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) 
         frg_bm_fill(c->dirty, first, n, 1);
         c->ndirty += (uint32_t)n;
         __atomic_store_n(&heap.dirty_pages, heap.dirty_pages + (n), __ATOMIC_RELAXED);
-        /* The chunk's clock is its oldest dirty page: later frees into it
-         * do not keep the earlier ones from decaying. */
+        /* Most recently dirtied first: allocation reuses these pages,
+         * eager purging takes from the other end.  A chunk that had no
+         * dirty page starts a decay generation (dirty_old is empty). */
+        uint64_t now = frg_os_now_ns();
         if (!c->on_dirty_list)
-            dirty_push_front(c, frg_os_now_ns());
+            c->gen_ns = now;
+        dirty_push_front(c, now);
     }
     c->nfree += (uint32_t)n;
     heap.free_pages += n;
@@ -259,13 +270,19 @@ struct purge_run {
     uint32_t first, n;
 };
 
-static size_t detach_dirty_runs(struct frg_chunk *c, struct purge_run *runs, size_t room) {
+/* Detach up to `room` runs of c's dirty pages (only_old: of those that
+ * have been dirty since its generation began). */
+static size_t detach_dirty_runs(struct frg_chunk *c, struct purge_run *runs, size_t room,
+                                bool only_old) {
+    uint64_t mask[FRG_CHUNK_WORDS];
+    for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
+        mask[w] = only_old ? c->dirty_old[w] : c->dirty[w];
     size_t k = 0, i = 0;
     while (k < room && c->ndirty) {
-        size_t s = frg_bm_find(c->dirty, FRG_CHUNK_PAGES, i, 1);
+        size_t s = frg_bm_find(mask, FRG_CHUNK_PAGES, i, 1);
         if (s >= FRG_CHUNK_PAGES)
             break;
-        size_t e = frg_bm_find(c->dirty, FRG_CHUNK_PAGES, s, 0);
+        size_t e = frg_bm_find(mask, FRG_CHUNK_PAGES, s, 0);
         take_pages(c, s, e - s);
         c->purging += (uint32_t)(e - s);
         heap.purging_pages += e - s;
@@ -310,20 +327,39 @@ static size_t release_empty_chunks(void) {
     return released;
 }
 
-/* Purge the dirty pages of chunks first dirtied before `before`, oldest
- * first, until at most `keep` dirty pages remain.  Lock held. */
-static size_t purge_oldest(uint64_t before, size_t keep) {
+static bool has_old_pages(const struct frg_chunk *c) {
+    for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
+        if (c->dirty_old[w])
+            return true;
+    return false;
+}
+
+/* Purge in batches of detached runs, least recently dirtied chunks first.
+ * generation_before == UINT64_MAX: every dirty page, until at most `keep`
+ * remain (eager purging, full purge).  Otherwise decay: in every chunk
+ * whose generation began before generation_before, the pages that stayed
+ * dirty all that generation (nobody reused them for at least decay_ms);
+ * then the chunk begins a new generation with the pages dirty now.  Pages
+ * in steady reuse are never purged by decay.  Lock held. */
+static size_t purge_batches(size_t keep, uint64_t generation_before, uint64_t now) {
+    bool decay = generation_before != UINT64_MAX;
+    uint32_t pass = decay ? ++heap.decay_pass : 0;
     size_t bytes = 0;
-    while (heap.dirty_pages > keep && heap.dirty_tail &&
-           heap.dirty_tail->dirty_ns < before) {
+    while (heap.dirty_pages > keep) {
         struct purge_run runs[PURGE_BATCH];
         size_t n = 0;
-        for (struct frg_chunk *c = heap.dirty_tail; c && n < PURGE_BATCH; c = c->dprev) {
-            if (c->dirty_ns >= before)
-                break;
-            n += detach_dirty_runs(c, runs + n, PURGE_BATCH - n);
-            if (heap.dirty_pages <= keep)
-                break;
+        struct frg_chunk *prev;
+        for (struct frg_chunk *c = heap.dirty_tail; c && n < PURGE_BATCH && heap.dirty_pages > keep;
+             c = prev) {
+            prev = c->dprev; /* detaching all its dirty pages unlinks c */
+            if (decay && (c->gen_ns >= generation_before || c->gen_pass == pass))
+                continue; /* too young, or begun by this pass */
+            n += detach_dirty_runs(c, runs + n, PURGE_BATCH - n, decay);
+            if (decay && !has_old_pages(c)) { /* all detached: the next generation */
+                memcpy(c->dirty_old, c->dirty, sizeof c->dirty);
+                c->gen_ns = now;
+                c->gen_pass = pass;
+            }
         }
         if (!n)
             break;
@@ -365,18 +401,6 @@ static void note_fresh_pages(size_t fresh) {
         __atomic_store_n(&heap.boost_pages, heap.boost_pages + (fresh), __ATOMIC_RELAXED);
 }
 
-/* After a free: over budget, purge back down to half of it (hysteresis:
- * a program freeing and reallocating the same pages stays under it). */
-static void enforce_dirty_budget(void) {
-    size_t budget = dirty_budget();
-    if (heap.dirty_pages <= budget || heap.eager_purging)
-        return;
-    heap.eager_purging = true;
-    heap.last_eager_ns = frg_os_now_ns();
-    purge_oldest(UINT64_MAX, budget / 2);
-    release_empty_chunks();
-    heap.eager_purging = false;
-}
 
 /* ---- runs --------------------------------------------------------------- */
 
@@ -474,9 +498,12 @@ static void free_span(struct frg_span *span, bool purged) {
 
 void frg_pageheap_free(struct frg_span *span) { free_span(span, false); }
 
-void frg_pageheap_free_purged(struct frg_span *span) {
+size_t frg_pageheap_free_purged(struct frg_span *span) {
     /* the span is still ours: purge it without the lock, then free it clean */
-    free_span(span, frg_os_purge((void *)FRG_BASE(span), (size_t)span->npages * FRG_PAGE));
+    size_t bytes = (size_t)span->npages * FRG_PAGE;
+    bool purged = frg_os_purge((void *)FRG_BASE(span), bytes);
+    free_span(span, purged);
+    return purged ? bytes : 0;
 }
 
 bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
@@ -510,26 +537,39 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     frg_pageheap_enforce_budget();
 }
 
+/* After a free: over budget, purge back down to half of it (hysteresis:
+ * a program freeing and reallocating the same pages stays under it).  The
+ * budget is looked at again after each pass: frees made meanwhile by other
+ * threads (which found the purge lock taken) may have moved it. */
 void frg_pageheap_enforce_budget(void) {
     /* a racy look first: the common case takes no lock */
     if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
         return;
+    if (!frg_trylock(&heap.purge_lock))
+        return; /* a purge is running: it will see this free's pages */
     frg_lock(&heap.lock);
-    enforce_dirty_budget();
+    heap.last_eager_ns = frg_os_now_ns();
+    for (int pass = 0; pass < 4 && heap.dirty_pages > dirty_budget(); pass++)
+        if (!purge_batches(dirty_budget() / 2, UINT64_MAX, 0))
+            break;
+    release_empty_chunks();
     frg_unlock(&heap.lock);
+    frg_unlock(&heap.purge_lock);
 }
 
-size_t frg_pageheap_purge(uint64_t dirtied_before_ns) {
+size_t frg_pageheap_purge(uint64_t generation_before_ns) {
+    frg_lock(&heap.purge_lock);
     frg_lock(&heap.lock);
-    size_t bytes = purge_oldest(dirtied_before_ns, 0);
+    size_t bytes = purge_batches(0, generation_before_ns, frg_os_now_ns());
     /* Pages sat unused for a whole decay period: the program stopped
      * reusing them, so the boost shrinks (a full purge drops it). */
-    if (dirtied_before_ns == UINT64_MAX)
+    if (generation_before_ns == UINT64_MAX)
         __atomic_store_n(&heap.boost_pages, 0, __ATOMIC_RELAXED);
     else if (bytes)
         __atomic_store_n(&heap.boost_pages, heap.boost_pages / 2, __ATOMIC_RELAXED);
-    bytes += release_empty_chunks();
+    release_empty_chunks(); /* counted as unmapped chunks, not purged bytes */
     frg_unlock(&heap.lock);
+    frg_unlock(&heap.purge_lock);
     return bytes;
 }
 
@@ -541,6 +581,7 @@ void frg_pageheap_stats(struct frg_pageheap_stats *out) {
     out->clean_pages = heap.free_pages - heap.dirty_pages;
     out->empty_chunks = heap.empty_chunks;
     out->chunks_unmapped = heap.unmapped;
+    out->purging_pages = heap.purging_pages;
     size_t runs = 0;
     for (struct frg_chunk *c = heap.all; c; c = c->anext) {
         size_t i = 0;
@@ -574,9 +615,12 @@ bool frg_pageheap_validate(void) {
             ok = fail("chunk longest run wrong", FRG_BASE(c));
         if ((c->ndirty != 0) != c->on_dirty_list)
             ok = fail("chunk dirty-list membership wrong", FRG_BASE(c));
-        for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
+        for (size_t w = 0; w < FRG_CHUNK_WORDS; w++) {
             if (c->used[w] & c->dirty[w])
                 ok = fail("page both used and dirty", FRG_BASE(c) + w * 64 * FRG_PAGE);
+            if (c->dirty_old[w] & ~c->dirty[w])
+                ok = fail("page old-dirty but not dirty", FRG_BASE(c) + w * 64 * FRG_PAGE);
+        }
         for (size_t p = 0; p < FRG_CHUNK_PAGES; p++) {
             uintptr_t a = FRG_BASE(c) + p * FRG_PAGE;
             struct frg_span *s = frg_pagemap_lookup((void *)a);
@@ -594,7 +638,6 @@ bool frg_pageheap_validate(void) {
         dirty += d;
         freep += FRG_CHUNK_PAGES - u;
         empty += u == 0;
-        (void)0;
     }
     if (n != heap.nchunks || used != heap.used_pages + heap.purging_pages || dirty != heap.dirty_pages ||
         freep != heap.free_pages || empty != heap.empty_chunks)
@@ -603,6 +646,15 @@ bool frg_pageheap_validate(void) {
     return ok;
 }
 
-void frg_pageheap_lock_all(void) { frg_lock(&heap.lock); }
-void frg_pageheap_unlock_all(void) { frg_unlock(&heap.lock); }
-void frg_pageheap_reinit_locks(void) { frg_lock_reinit(&heap.lock); }
+void frg_pageheap_lock_all(void) {
+    frg_lock(&heap.purge_lock); /* waits for a purge's madvise phase */
+    frg_lock(&heap.lock);
+}
+void frg_pageheap_unlock_all(void) {
+    frg_unlock(&heap.lock);
+    frg_unlock(&heap.purge_lock);
+}
+void frg_pageheap_reinit_locks(void) {
+    frg_lock_reinit(&heap.purge_lock);
+    frg_lock_reinit(&heap.lock);
+}

@@ -30,10 +30,12 @@ FRG_HIDDEN struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages
  * calls frg_pageheap_enforce_budget, once it holds no lock of its own (so
  * that other threads do not wait on it while madvise runs). */
 FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
-/* Purge down to half the dirty budget if over it (eager purging). */
+/* Purge down to half the dirty budget if over it (eager purging).  Takes
+ * no lock when under budget; returns at once if another thread is purging. */
 FRG_HIDDEN void frg_pageheap_enforce_budget(void);
-/* The same for memory known to be idle: its pages are purged at once. */
-FRG_HIDDEN void frg_pageheap_free_purged(struct frg_span *span);
+/* Free a span known to be idle: its pages are purged at once (madvise with
+ * no page-heap lock held).  Returns the bytes purged. */
+FRG_HIDDEN size_t frg_pageheap_free_purged(struct frg_span *span);
 /* Grow a span in place into the free pages after it; false if they are not
  * free. */
 FRG_HIDDEN bool frg_pageheap_grow(struct frg_span *span, size_t new_npages);
@@ -44,10 +46,12 @@ FRG_HIDDEN void frg_pageheap_shrink(struct frg_span *span, size_t new_npages);
  * central lists keep that much in empty slabs ready for reuse. */
 FRG_HIDDEN size_t frg_pageheap_dirty_room(void);
 
-/* Purge dirty pages of chunks that have held dirty pages since before `dirtied_before_ns`
- * (UINT64_MAX: all of them) and unmap wholly free chunks beyond
- * retain_max.  Returns bytes purged or unmapped. */
-FRG_HIDDEN size_t frg_pageheap_purge(uint64_t dirtied_before_ns);
+/* Decay pass: purge the dirty pages nobody took since the decay generation
+ * of their chunk began, for chunks whose generation began before
+ * `generation_before_ns` (those start a new one); UINT64_MAX: purge every
+ * dirty page.  Then unmap wholly free chunks beyond retain_max.  Returns
+ * bytes purged (unmapped chunks are counted apart, as chunks_unmapped). */
+FRG_HIDDEN size_t frg_pageheap_purge(uint64_t generation_before_ns);
 
 struct frg_pageheap_stats {
     size_t chunks;       /* mapped chunks */
@@ -57,6 +61,7 @@ struct frg_pageheap_stats {
     size_t free_runs;    /* maximal free runs */
     size_t empty_chunks; /* chunks with no used page */
     size_t chunks_unmapped;
+    size_t purging_pages; /* detached for a madvise in progress */
 };
 FRG_HIDDEN void frg_pageheap_stats(struct frg_pageheap_stats *out);
 

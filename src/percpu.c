@@ -6,6 +6,8 @@
  * CPU c's capacities (`end`) or drains it; in lock mode it also guards
  * every pop and push.  In rseq mode pops and pushes take no lock (rseq.h).
  * Draining calls the central lists (rank CENTRAL) with the CPU lock held.
+ * Eager purging (frg_pageheap_enforce_budget, which may madvise) runs only
+ * after the CPU lock is released.
  */
 #define _GNU_SOURCE
 #include "percpu.h"
@@ -19,6 +21,7 @@
 #include "central.h"
 #include "init.h"
 #include "lock.h"
+#include "pageheap.h"
 #include "meta.h"
 #include "options.h"
 #include "os.h"
@@ -221,6 +224,7 @@ static void *locked_alloc(unsigned cls) {
     void **slots = frg_cpu_slots(cpu);
     struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
     void *p = NULL;
+    bool released = false;
     frg_lock(&st->lock);
     if (h->current > h->begin) {
         store16(&h->current, h->current - 1);
@@ -242,10 +246,12 @@ static void *locked_alloc(unsigned cls) {
                 store16(&h->current, h->current + 1);
             }
             if (i < got)
-                frg_central_free_batch(cls, buf + i, got - i);
+                released = frg_central_free_batch(cls, buf + i, got - i);
         }
     }
     frg_unlock(&st->lock);
+    if (released)
+        frg_pageheap_enforce_budget();
     return p;
 }
 
@@ -254,6 +260,7 @@ static void locked_free(unsigned cls, void *p) {
     struct cpu_state *st = &cpus[cpu];
     void **slots = frg_cpu_slots(cpu);
     struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    bool released = false;
     frg_lock(&st->lock);
     if (h->current >= h->end) {
         __atomic_fetch_add(&st->overflows, 1, __ATOMIC_RELAXED);
@@ -268,12 +275,14 @@ static void locked_free(unsigned cls, void *p) {
             buf[n++] = slots[h->current];
         }
         buf[n++] = p;
-        frg_central_free_batch(cls, buf, n);
+        released = frg_central_free_batch(cls, buf, n);
     } else {
         slots[h->current] = p;
         store16(&h->current, h->current + 1);
     }
     frg_unlock(&st->lock);
+    if (released)
+        frg_pageheap_enforce_budget();
 }
 
 /* ---- rseq mode ------------------------------------------------------------ */
@@ -300,8 +309,8 @@ static void *rseq_alloc_miss(unsigned cls) {
     if (!got)
         return NULL;
     unsigned pushed = frg_rseq_push_batch(cls, buf + 1, got - 1);
-    if (pushed < got - 1)
-        frg_central_free_batch(cls, buf + 1 + pushed, got - 1 - pushed);
+    if (pushed < got - 1 && frg_central_free_batch(cls, buf + 1 + pushed, got - 1 - pushed))
+        frg_pageheap_enforce_budget();
     return buf[0];
 }
 
@@ -317,7 +326,8 @@ static void rseq_free_miss(unsigned cls, void *p) {
     void *buf[MAX_BATCH + 1];
     unsigned n = cpu >= 0 ? frg_rseq_pop_batch(cls, buf, batch[cls]) : 0;
     buf[n++] = p;
-    frg_central_free_batch(cls, buf, n);
+    if (frg_central_free_batch(cls, buf, n))
+        frg_pageheap_enforce_budget();
 }
 #endif
 
@@ -366,7 +376,8 @@ void frg_cache_free_slow(unsigned cls, void *p) {
         return;
     default:
         frg_note_activity();
-        frg_central_free_batch(cls, &p, 1);
+        if (frg_central_free_batch(cls, &p, 1))
+            frg_pageheap_enforce_budget();
     }
 }
 
@@ -393,6 +404,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
     void **slots = frg_cpu_slots(cpu);
     uint16_t saved_end[FRG_NCLASSES];
     size_t bytes = 0;
+    bool released = false;
     frg_lock(&st->lock);
     if (frg_cache_mode == FRG_CACHE_RSEQ) {
         for (unsigned c = 0; c < FRG_NCLASSES; c++) {
@@ -411,10 +423,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
         unsigned cur = load16(&h->current), begin = slot_begin[c];
         if (cur > begin) {
-            if (reset_capacity) /* trim or idle decay: the objects sat unused */
-                frg_central_free_batch_idle(c, slots + begin, cur - begin);
-            else
-                frg_central_free_batch(c, slots + begin, cur - begin);
+            released |= frg_central_free_batch(c, slots + begin, cur - begin);
             bytes += (cur - begin) * frg_class_size(c);
         }
         store16(&h->current, (uint16_t)begin);
@@ -428,6 +437,8 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
     }
     __atomic_fetch_add(&st->drains, 1, __ATOMIC_RELAXED);
     frg_unlock(&st->lock);
+    if (released)
+        frg_pageheap_enforce_budget();
     return bytes;
 }
 

@@ -3,11 +3,13 @@
  *
  * Three mechanisms (docs/design.md, "Purging"):
  *  1. eager: a slab or run that becomes empty is freed to the page heap at
- *     once; the page heap purges with madvise as soon as its dirty pages
- *     exceed `dirty_max` (pageheap.c);
- *  2. decay: the purger thread returns everything still cached (dirty pages,
- *     per-CPU caches, huge mappings) once it has been idle for `decay_ms`;
- *     it sleeps on a futex while there is nothing to purge;
+ *     once (or stashed within the dirty budget); the page heap purges with
+ *     madvise as soon as its dirty pages exceed the budget (dirty_min,
+ *     dirty_ratio, boost: pageheap.c);
+ *  2. decay: the purger thread returns what stayed unused for `decay_ms`
+ *     (dirty pages by generation, stashed slabs, per-CPU caches, huge
+ *     mappings), and everything once the whole process has been idle that
+ *     long; it sleeps on a futex while there is nothing to purge;
  *  3. on demand: malloc_trim(0) / arena.<i>.purge purge everything now.
  */
 #ifndef FRG_PURGE_H

@@ -1,7 +1,8 @@
 /*
  * test_fork.c - fork while other threads allocate: the child (and its own
  * child) can allocate and free, objects inherited from the parent are
- * intact and can be freed, and the heap's structures validate.
+ * intact and can be freed, and the heap's structures validate; a fork
+ * taken while another thread purges leaves the child a whole page heap.
  */
 #include "testutil.h"
 
@@ -113,9 +114,76 @@ static void test_fork_from_thread(void) {
     CU_ASSERT_PTR_EQUAL(ok, (void *)1);
 }
 
+/* Frees 32 MiB at a time and purges it (malloc_trim's page-heap step; a
+ * ping-pong like this one soon stops purging eagerly, see the boost in
+ * pageheap.c), so this thread spends much of its time in madvise. */
+static void *purge_churn(void *arg) {
+    (void)arg;
+    enum { N = 4096 };
+    static void *p[N];
+    while (!atomic_load(&stop)) {
+        for (int i = 0; i < N; i++) {
+            p[i] = frg_malloc(8192);
+            if (p[i])
+                memset(p[i], i, 8192);
+        }
+        for (int i = 0; i < N; i++)
+            frg_free(p[i]);
+        frg_pageheap_purge(UINT64_MAX);
+    }
+    return NULL;
+}
+
+/* The child of a fork taken while another thread was purging: no page is
+ * left detached by the purge it will never finish, and it purges (eagerly
+ * and fully) like any process. */
+static int purge_child(void) {
+    struct frg_pageheap_stats st;
+    frg_pageheap_stats(&st);
+    if (st.purging_pages)
+        return 20;
+    void *p[4096];
+    for (int i = 0; i < 4096; i++)
+        if (!(p[i] = frg_malloc(8192)))
+            return 21;
+    for (int i = 0; i < 4096; i++)
+        frg_free(p[i]);
+    frg_pageheap_purge(UINT64_MAX);
+    frg_pageheap_stats(&st);
+    if (st.dirty_pages || st.purging_pages)
+        return 22;
+    return frg_pageheap_validate() ? 0 : 23;
+}
+
+static void test_fork_during_purge(void) {
+    atomic_store(&stop, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, purge_churn, NULL);
+    int failures = 0;
+    uint64_t seed = 7;
+    for (int f = 0; f < 60; f++) {
+        usleep(100 + (useconds_t)(tu_rand(&seed) % 1000));
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0)
+            _exit(purge_child());
+        int st;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            failures++;
+            fprintf(stderr, "\n    child %d: status 0x%x\n", f, st);
+        }
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(failures, 0);
+    CU_ASSERT(frg_pageheap_validate());
+}
+
 static void register_tests(void) {
     TU_SUITE(fork);
     TU_TEST(fork, test_fork_under_load);
+    TU_TEST(fork, test_fork_during_purge);
     TU_TEST(fork, test_fork_from_thread);
 }
 

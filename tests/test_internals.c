@@ -11,6 +11,7 @@
 #include "options.h"
 #include "pageheap.h"
 #include "pagemap.h"
+#include "purge.h"
 #include "slab.h"
 #include "stats.h"
 
@@ -162,6 +163,46 @@ static void test_pageheap_aligned_and_purge(void) {
     CU_ASSERT(frg_pageheap_validate());
 }
 
+/* Decay purges the pages that stayed dirty for a whole generation and
+ * keeps the ones in use since: a run taken and freed again is spared. */
+static void test_pageheap_decay_spares_reused_pages(void) {
+    bool z;
+    frg_purge_stop(); /* no background pass between the steps */
+    frg_pageheap_purge(UINT64_MAX);
+    struct frg_span *a = frg_pageheap_alloc(64, 1, FRG_SPAN_LARGE, 0, &z);
+    struct frg_span *b = frg_pageheap_alloc(64, 1, FRG_SPAN_LARGE, 0, &z);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL_FATAL(FRG_BASE(b), FRG_BASE(a) + 64 * 4096); /* fresh, adjacent */
+    uintptr_t base = FRG_BASE(a);
+    memset((void *)base, 1, 128 * 4096);
+    frg_pageheap_free(a);
+    frg_pageheap_free(b);
+    struct frg_pageheap_stats st;
+    frg_pageheap_stats(&st);
+    CU_ASSERT_EQUAL(st.dirty_pages, 128);
+    /* the generation that began at the free has nothing old yet: a pass
+     * purges nothing and begins the next one with all 128 pages in it */
+    CU_ASSERT_EQUAL(frg_pageheap_purge(frg_os_now_ns() + 1), 0);
+    /* the first 64 pages are reused (resident pages are taken first) */
+    struct frg_span *c = frg_pageheap_alloc(64, 1, FRG_SPAN_LARGE, 0, &z);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(FRG_BASE(c), base);
+    CU_ASSERT(!z);
+    frg_pageheap_free(c);
+    /* the next pass purges only the 64 pages nobody took */
+    CU_ASSERT_EQUAL(frg_pageheap_purge(frg_os_now_ns() + 1), 64 * 4096);
+    frg_pageheap_stats(&st);
+    CU_ASSERT_EQUAL(st.dirty_pages, 64);
+    CU_ASSERT(frg_pageheap_validate());
+    /* and the one after that the rest, unused since */
+    CU_ASSERT_EQUAL(frg_pageheap_purge(frg_os_now_ns() + 1), 64 * 4096);
+    frg_pageheap_stats(&st);
+    CU_ASSERT_EQUAL(st.dirty_pages, 0);
+    CU_ASSERT(frg_pageheap_validate());
+    frg_purge_start();
+}
+
 static void register_tests(void) {
     TU_SUITE(internals);
     TU_TEST(internals, test_fmt);
@@ -171,6 +212,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_slab_bitmap);
     TU_TEST(internals, test_pageheap_coalesce_and_grow);
     TU_TEST(internals, test_pageheap_aligned_and_purge);
+    TU_TEST(internals, test_pageheap_decay_spares_reused_pages);
 }
 
 TU_MAIN
