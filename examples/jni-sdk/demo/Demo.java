@@ -15,6 +15,10 @@
  *                                     unset: the SDK reads RE_SHARED)
  *   trace=FILE  ("t_seconds rss_kib" every 50 ms from the start of the
  *                work; written at the end; "# name t" lines mark phases)
+ *   purge=true  (call the heap's explicit purge, RuleEngine.purgeAllocator(),
+ *                once right after the last destroy and before the
+ *                after-destroy sample: what each allocator reaches when
+ *                asked; the call is timed and named in an INFO line)
  *   ruleengine.lib=PATH (see RuleEngine.java)
  * Work: a fixed pool of `threads` threads (like a servlet container) runs
  * tasks of 10 VMs: creation in order, then `events` rounds over all VMs in
@@ -161,6 +165,7 @@ public final class Demo {
         final String mode = System.getProperty("mode", "unknown");
         final String trace = System.getProperty("trace");
         final String shared = System.getProperty("shared");
+        final boolean purge = Boolean.getBoolean("purge");
         if (shared != null) RuleEngine.setShared(Boolean.parseBoolean(shared));
 
         AtomicInteger nextWorker = new AtomicInteger();
@@ -250,6 +255,11 @@ public final class Demo {
         runAll(pool, tasks);
         final long tDestroyed = System.nanoTime();
         sampler.tracking = false;
+        if (purge) {
+            long p0 = System.nanoTime();
+            String called = RuleEngine.purgeAllocator();
+            System.out.printf("INFO purge %s %.1f ms%n", called, (System.nanoTime() - p0) / 1e6);
+        }
         final long afterDestroy = st.read("VmRSS");
         final long peak = Math.max(sampler.peak, loaded);
 
@@ -282,9 +292,9 @@ public final class Demo {
                 100.0 * (t1 - baseline) / Math.max(1, peak - baseline), createS, eventsS, destroyS);
         System.out.printf("RESULT mode=%s threads=%d vms=%d events=%d baseline_kib=%d peak_kib=%d hwm_kib=%d"
                         + " afterdestroy_kib=%d t1_kib=%d t5_kib=%d t10_kib=%d create_s=%.3f events_s=%.3f"
-                        + " destroy_s=%.3f wall_s=%.3f cross_destroys=%d%n",
+                        + " destroy_s=%.3f wall_s=%.3f cross_destroys=%d purge=%d%n",
                 mode, threads, vms, events, baseline, peak, hwm, afterDestroy, t1, t5, t10, createS, eventsS,
-                destroyS, wallS, cross.get());
+                destroyS, wallS, cross.get(), purge ? 1 : 0);
 
         if (trace != null) {
             try (PrintWriter w = new PrintWriter(trace, "US-ASCII")) {

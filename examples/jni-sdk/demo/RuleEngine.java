@@ -36,6 +36,13 @@ public final class RuleEngine {
     public static native void setShared(boolean on);
 
     /**
+     * Calls the heap's own explicit purge (frg_malloc_trim, malloc_trim,
+     * mi_collect, MallocExtension_ReleaseFreeMemory or jemalloc's
+     * arena.4096.purge, whichever the process has); returns its name.
+     */
+    public static native String purgeAllocator();
+
+    /**
      * One line of key=value pairs: which heap the SDK uses, which library
      * provides malloc, frg_mallinfo2() and the process's mallinfo2()
      * numbers, SDK counters.  See sdk/ruleengine_jni.c.

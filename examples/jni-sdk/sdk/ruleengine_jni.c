@@ -5,6 +5,8 @@
  *   int event(long vm, int seed)     -> re_event
  *   void destroy(long vm)            -> re_destroy
  *   void setShared(boolean)          -> re_set_shared
+ *   String purgeAllocator()          -> the heap's own explicit purge (see
+ *                                       below); returns what it called
  *   String allocatorInfo()           -> one line of key=value pairs:
  *     sdk_heap      "libc" (the process's malloc) or "frg-static" (private
  *                   libfrgmalloc.a heap, built with -DRE_USE_FRG);
@@ -43,6 +45,8 @@
 #include "frgmalloc.h"
 #endif
 
+typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+
 static uint32_t next_seed;
 
 JNIEXPORT jlong JNICALL Java_demo_RuleEngine_create(JNIEnv *env, jclass cls) {
@@ -70,6 +74,45 @@ JNIEXPORT void JNICALL Java_demo_RuleEngine_setShared(JNIEnv *env, jclass cls, j
     re_set_shared(on ? 1 : 0);
 }
 
+/*
+ * The explicit purge each allocator offers, found at run time so the same
+ * library works under every preload: a private libfrgmalloc.a heap
+ * (frg_malloc_trim), a preloaded libfrgmalloc.so (malloc_trim, a full
+ * synchronous purge), mimalloc (mi_collect(true)), tcmalloc
+ * (MallocExtension_ReleaseFreeMemory), jemalloc (mallctl
+ * "arena.4096.purge"), else glibc (malloc_trim(0)).  Used by the demo's
+ * -Dpurge=true runs: what each allocator reaches when asked explicitly.
+ */
+JNIEXPORT jstring JNICALL Java_demo_RuleEngine_purgeAllocator(JNIEnv *env, jclass cls) {
+    (void)cls;
+    const char *called;
+#ifdef RE_USE_FRG
+    frg_malloc_trim(0);
+    called = "frg_malloc_trim";
+#else
+    void (*mi_collect)(_Bool) = (void (*)(_Bool))dlsym(RTLD_DEFAULT, "mi_collect");
+    void (*tc_release)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory");
+    mallctl_fn je_ctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    if (dlsym(RTLD_DEFAULT, "frg_malloc") != NULL) {
+        malloc_trim(0);
+        called = "malloc_trim";
+    } else if (mi_collect != NULL) {
+        mi_collect(1);
+        called = "mi_collect";
+    } else if (tc_release != NULL) {
+        tc_release();
+        called = "MallocExtension_ReleaseFreeMemory";
+    } else if (je_ctl != NULL) {
+        called = je_ctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0 ? "arena.4096.purge"
+                                                                       : "arena.4096.purge(failed)";
+    } else {
+        malloc_trim(0);
+        called = "malloc_trim";
+    }
+#endif
+    return (*env)->NewStringUTF(env, called);
+}
+
 /* The base name of the file defining the function at addr, or "?". */
 static const char *lib_of(void *addr) {
     Dl_info di;
@@ -87,8 +130,6 @@ static size_t put_mallinfo(char *buf, size_t cap, const char *prefix, struct mal
                      mi.fsmblks, prefix, mi.keepcost, prefix, mi.hblkhd);
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
-
-typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 __attribute__((unused)) static size_t put_mallctl(char *buf, size_t cap, mallctl_fn ctl) {
     static const char *const names[] = {"resident", "active", "allocated",
