@@ -537,24 +537,36 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     frg_pageheap_enforce_budget();
 }
 
-/* After a free: over budget, purge back down to half of it (hysteresis:
- * a program freeing and reallocating the same pages stays under it).  The
- * budget is looked at again after each pass: frees made meanwhile by other
- * threads (which found the purge lock taken) may have moved it. */
-void frg_pageheap_enforce_budget(void) {
-    /* a racy look first: the common case takes no lock */
-    if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
+/* Over budget: purge back down to half of it (hysteresis: a program
+ * freeing and reallocating the same pages stays under it).  The budget is
+ * looked at again after each pass: frees made meanwhile by other threads
+ * (which found the purge lock taken and left their pages to this purge)
+ * may have moved it.  Both locks held. */
+static void purge_to_budget(void) {
+    if (heap.dirty_pages <= dirty_budget())
         return;
-    if (!frg_trylock(&heap.purge_lock))
-        return; /* a purge is running: it will see this free's pages */
-    frg_lock(&heap.lock);
     heap.last_eager_ns = frg_os_now_ns();
     for (int pass = 0; pass < 4 && heap.dirty_pages > dirty_budget(); pass++)
         if (!purge_batches(dirty_budget() / 2, UINT64_MAX, 0))
             break;
-    release_empty_chunks();
-    frg_unlock(&heap.lock);
-    frg_unlock(&heap.purge_lock);
+}
+
+/* After a free (eager purging).  A racy look first: the common case takes
+ * no lock.  A free that finds a purge running leaves its pages to it, and
+ * every purge looks at the budget again once it has released the lock, so
+ * no such free is forgotten. */
+void frg_pageheap_enforce_budget(void) {
+    for (int round = 0; round < 2; round++) {
+        if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
+            return;
+        if (!frg_trylock(&heap.purge_lock))
+            return;
+        frg_lock(&heap.lock);
+        purge_to_budget();
+        release_empty_chunks();
+        frg_unlock(&heap.lock);
+        frg_unlock(&heap.purge_lock);
+    }
 }
 
 size_t frg_pageheap_purge(uint64_t generation_before_ns) {
@@ -567,9 +579,11 @@ size_t frg_pageheap_purge(uint64_t generation_before_ns) {
         __atomic_store_n(&heap.boost_pages, 0, __ATOMIC_RELAXED);
     else if (bytes)
         __atomic_store_n(&heap.boost_pages, heap.boost_pages / 2, __ATOMIC_RELAXED);
+    purge_to_budget(); /* frees that found this purge running */
     release_empty_chunks(); /* counted as unmapped chunks, not purged bytes */
     frg_unlock(&heap.lock);
     frg_unlock(&heap.purge_lock);
+    frg_pageheap_enforce_budget(); /* frees that came after purge_to_budget */
     return bytes;
 }
 
