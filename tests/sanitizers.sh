@@ -224,12 +224,14 @@ case $(uname -m) in
 x86_64) MODEL_LDFLAGS="$MODEL_LDFLAGS -Wl,--wrap=frg_rseq_pop_batch,--wrap=frg_rseq_push_batch" ;;
 esac
 
-# Each test program is linked with this driver in place of its TU_MAIN
-# or TU_SCENARIO_MAIN (testutil.h): the same suites and scenarios, minus
-# the tests and scenarios named in FRG_SAN_SKIP (made inactive, listed).
+# Each test program is compiled through this driver: testutil.h's
+# TU_SKIPPED hook skips the tests and scenarios named in FRG_SAN_SKIP
+# (made inactive, listed).
 cat >"$work/driver.c" <<'EOF'
 /* written by tests/sanitizers.sh: a test file's tests minus FRG_SAN_SKIP */
-#include "testutil.h"
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
 static int skipped(const char *name) {
     const char *s = getenv("FRG_SAN_SKIP");
     size_t n = strlen(name);
@@ -241,51 +243,8 @@ static int skipped(const char *name) {
     }
     return 0;
 }
-static int run_registry(void) {
-    CU_set_fail_on_inactive(CU_FALSE);
-    for (CU_pSuite su = CU_get_registry()->pSuite; su; su = su->pNext)
-        for (CU_pTest t = su->pTest; t; t = t->pNext)
-            if (skipped(t->pName)) {
-                CU_set_test_active(t, CU_FALSE);
-                printf("sanitizers.sh: skipping %s\n", t->pName);
-            }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
-#undef TU_MAIN
-#define TU_MAIN                                                               \
-    int main(void) {                                                          \
-        if (CU_initialize_registry() != CUE_SUCCESS)                          \
-            return 99;                                                        \
-        register_tests();                                                     \
-        return run_registry();                                                \
-    }
-#undef TU_SCENARIO_MAIN
-#define TU_SCENARIO_MAIN(suite_name, table)                                   \
-    static void san_scenarios(void) {                                         \
-        for (size_t i = 0; i < sizeof table / sizeof *table; i++) {           \
-            if (skipped(table[i].name))                                       \
-                printf("sanitizers.sh: skipping %s\n", table[i].name);        \
-            else                                                              \
-                CU_ASSERT(tu_run_scenario(&table[i]));                        \
-        }                                                                     \
-    }                                                                         \
-    int main(int argc, char **argv) {                                         \
-        if (argc == 2) { /* tu_run_scenario runs one in a new process */      \
-            for (size_t i = 0; i < sizeof table / sizeof *table; i++)        \
-                if (!strcmp(argv[1], table[i].name))                          \
-                    table[i].fn();                                            \
-            return 2;                                                         \
-        }                                                                     \
-        if (CU_initialize_registry() != CUE_SUCCESS)                          \
-            return 99;                                                        \
-        CU_add_test(CU_add_suite(suite_name, NULL, NULL), "scenarios",        \
-                    san_scenarios);                                           \
-        return run_registry();                                                \
-    }
+#define TU_SKIPPED(name) skipped(name)
+#include "testutil.h"
 #include FRG_SAN_TEST
 EOF
 
