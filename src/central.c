@@ -284,18 +284,37 @@ size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
+/* After a run of frees into slab s: release it if empty, else file it by
+ * its new fullness.  Class lock held. */
+static void settle(struct frg_central *c, struct frg_span *s) {
+    if (s->nfree == s->nobjs)
+        release_slab(c, s);
+    else
+        relist(c, s);
+}
+
 bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
     uint64_t released = c->slabs_released;
+    /* A flushed batch holds runs of objects of one slab (they were freed
+     * one after another): the slab is looked up once per run and filed
+     * once per run, when the batch moves on to another slab. */
+    struct frg_span *s = NULL;
+    unsigned freed = 0;
     for (unsigned i = 0; i < n; i++) {
         void *p = ptrs[i];
-        /* Looked up again under the class lock: a slab cannot be released
-         * concurrently, so this answer is exact. */
-        struct frg_span *s = frg_pagemap_lookup(p);
-        if (!s || s->kind != FRG_SPAN_SLAB || s->sclass != cls) {
-            frg_report_misuse("invalid free", p);
-            continue;
+        if (!s || (uintptr_t)p - FRG_BASE(s) >= (size_t)s->npages * FRG_PAGE) {
+            if (s)
+                settle(c, s);
+            /* Looked up under the class lock: a slab of this class cannot
+             * be released concurrently, so this answer is exact. */
+            s = frg_pagemap_lookup(p);
+            if (!s || s->kind != FRG_SPAN_SLAB || s->sclass != cls) {
+                s = NULL;
+                frg_report_misuse("invalid free", p);
+                continue;
+            }
         }
         switch (frg_slab_put(s, p)) {
         case FRG_PUT_DOUBLE_FREE:
@@ -305,15 +324,14 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
             frg_report_misuse("interior free", p);
             continue;
         case FRG_PUT_OK:
+            freed++;
             break;
         }
-        c->objs_out--;
-        c->nfree++;
-        if (s->nfree == s->nobjs)
-            release_slab(c, s);
-        else
-            relist(c, s);
     }
+    if (s)
+        settle(c, s);
+    c->objs_out -= freed;
+    c->nfree += freed;
     released = c->slabs_released - released;
     frg_unlock(&c->lock);
     return released != 0;
