@@ -142,20 +142,24 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
 }
 
 FRG_API void frg_free(void *p) {
-    struct frg_span *s = frg_pagemap_lookup(p);
-    if (FRG_LIKELY(s != NULL && s->kind == FRG_SPAN_SLAB)) {
-        uintptr_t off = (uintptr_t)p - FRG_BASE(s);
+    /* The page-map entry alone tells a slab's class and base: the span
+     * descriptor is not read on this path. */
+    uint64_t e = frg_pagemap_entry(p);
+    if (FRG_LIKELY(e & FRG_PM_SLAB)) {
+        unsigned cls = frg_pm_class(e);
+        const struct frg_class_info *ci = &frg_classes[cls];
+        uintptr_t off = (uintptr_t)p - frg_pm_slab_base(e, p);
         uint64_t *w = p;
         FRG_VG_DEFINED(w + 1, 8);
-        if (FRG_LIKELY(frg_class_obj_index(s->recip, off) * s->obj_size == off &&
+        if (FRG_LIKELY(frg_class_obj_index(ci->recip, off) * ci->size == off &&
                        w[1] != frg_free_key)) {
             w[1] = frg_free_key;
             FRG_VG_FREE(p);
-            frg_cache_free(s->sclass, p);
+            frg_cache_free(cls, p);
             return;
         }
     }
-    free_slow(p, s);
+    free_slow(p, frg_pm_span(e));
 }
 
 /* ---- calloc, realloc ------------------------------------------------------- */
