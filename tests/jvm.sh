@@ -584,10 +584,12 @@ else
     r1=$(rss_kib "$hp")
     "$STAT" "$hp" --json > "$work/stat2.json" 2>&1
     dirty2=$(js "$work/stat2.json" dirty)
+    # dirty2: the JVM keeps running (and freeing, with dirty_min:2G kept
+    # dirty) between the purge and this look, so it is only "mostly gone".
     note "--purge: released ${released:-?} MiB; RSS $((r0 / 1024)) -> $((r1 / 1024)) MiB; dirty $((${dirty:-0} / MIB)) -> $((${dirty2:-0} / MIB)) MiB"
     [ -n "$released" ] && ge "$released" "$(awk -v d="${dirty:-0}" 'BEGIN { print d / 1048576 / 2 }')" &&
-        [ "${dirty2:-1}" -le $MIB ] && [ $((r0 - r1)) -ge $((${dirty:-0} / 1024 / 2)) ]
-    check $? "frgmalloc-stat --purge: released ${released:-?} MiB, dirty -> $((${dirty2:-0} / 1024)) KiB," \
+        [ "${dirty2:-$dirty}" -le $((${dirty:-0} / 8)) ] && [ $((r0 - r1)) -ge $((${dirty:-0} / 1024 / 2)) ]
+    check $? "frgmalloc-stat --purge: released ${released:-?} MiB, dirty -> $((${dirty2:-0} / 1024)) KiB (<= 1/8)," \
         "RSS dropped $(((r0 - r1) / 1024)) MiB (>= half of the dirty pages)"
 
     # 4a. jcmd System.trim_native_heap
