@@ -141,21 +141,24 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
     }
 }
 
+/* p lies in a slab page whose page-map entry is e: is it the start of an
+ * object?  The entry and the constant class table tell; the span
+ * descriptor, which other CPUs write, is not read. */
+FRG_INLINE bool slab_object_start(uint64_t e, const void *p) {
+    const struct frg_class_info *ci = &frg_classes[frg_pm_class(e)];
+    uintptr_t off = (uintptr_t)p - frg_pm_slab_base(e, p);
+    return frg_class_obj_index(ci->recip, off) * ci->size == off;
+}
+
 FRG_API void frg_free(void *p) {
-    /* The page-map entry alone tells a slab's class and base: the span
-     * descriptor is not read on this path. */
     uint64_t e = frg_pagemap_entry(p);
     if (FRG_LIKELY(e & FRG_PM_SLAB)) {
-        unsigned cls = frg_pm_class(e);
-        const struct frg_class_info *ci = &frg_classes[cls];
-        uintptr_t off = (uintptr_t)p - frg_pm_slab_base(e, p);
         uint64_t *w = p;
         FRG_VG_DEFINED(w + 1, 8);
-        if (FRG_LIKELY(frg_class_obj_index(ci->recip, off) * ci->size == off &&
-                       w[1] != frg_free_key)) {
+        if (FRG_LIKELY(slab_object_start(e, p) && w[1] != frg_free_key)) {
             w[1] = frg_free_key;
             FRG_VG_FREE(p);
-            frg_cache_free(cls, p);
+            frg_cache_free(frg_pm_class(e), p);
             return;
         }
     }
@@ -215,7 +218,16 @@ FRG_API void *frg_realloc(void *p, size_t size) {
         frg_free(p);
         return NULL;
     }
-    struct frg_span *s = frg_pagemap_lookup(p);
+    uint64_t e = frg_pagemap_entry(p);
+    /* A live small object staying small: decided from the page-map entry. */
+    if (FRG_LIKELY((e & FRG_PM_SLAB) && size <= FRG_SMALL_MAX && !FRG_VG_ENABLED) &&
+        slab_object_start(e, p) && !holds_free_key(p)) {
+        unsigned cls = frg_pm_class(e);
+        if (frg_size_to_class(size) == cls)
+            return p;
+        return realloc_move(p, frg_class_size(cls), size);
+    }
+    struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
     if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
@@ -325,7 +337,10 @@ FRG_API void *frg_pvalloc(size_t size) {
 FRG_API size_t frg_malloc_usable_size(void *p) {
     if (!p)
         return 0;
-    struct frg_span *s = frg_pagemap_lookup(p);
+    uint64_t e = frg_pagemap_entry(p);
+    if (FRG_LIKELY(e & FRG_PM_SLAB) && slab_object_start(e, p) && !holds_free_key(p))
+        return frg_class_size(frg_pm_class(e));
+    struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
     if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";

@@ -293,39 +293,53 @@ static void settle(struct frg_central *c, struct frg_span *s) {
         relist(c, s);
 }
 
+#define FREE_LOOKAHEAD 32
+
 bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
     uint64_t released = c->slabs_released;
     /* A flushed batch holds runs of objects of one slab (they were freed
-     * one after another): the slab is looked up once per run and filed
-     * once per run, when the batch moves on to another slab. */
+     * one after another): each slab is filed once per run, when the batch
+     * moves on to another slab.  The page-map entries are read first, under
+     * the class lock (a slab of this class cannot be released meanwhile, so
+     * they are exact), and the descriptors prefetched: their cache misses
+     * then overlap instead of following one another. */
     struct frg_span *s = NULL;
     unsigned freed = 0;
-    for (unsigned i = 0; i < n; i++) {
-        void *p = ptrs[i];
-        if (!s || (uintptr_t)p - FRG_BASE(s) >= (size_t)s->npages * FRG_PAGE) {
-            if (s)
-                settle(c, s);
-            /* Looked up under the class lock: a slab of this class cannot
-             * be released concurrently, so this answer is exact. */
-            s = frg_pagemap_lookup(p);
-            if (!s || s->kind != FRG_SPAN_SLAB || s->sclass != cls) {
-                s = NULL;
-                frg_report_misuse("invalid free", p);
-                continue;
-            }
+    for (unsigned done = 0; done < n; done += FREE_LOOKAHEAD) {
+        uint64_t entry[FREE_LOOKAHEAD];
+        unsigned m = n - done < FREE_LOOKAHEAD ? n - done : FREE_LOOKAHEAD;
+        for (unsigned j = 0; j < m; j++) {
+            entry[j] = frg_pagemap_entry(ptrs[done + j]);
+            const char *d = (const char *)frg_pm_span(entry[j]);
+            __builtin_prefetch(d, 1);
+            __builtin_prefetch(d + sizeof(struct frg_span) - 1, 1);
         }
-        switch (frg_slab_put(s, p)) {
-        case FRG_PUT_DOUBLE_FREE:
-            frg_report_misuse("double free", p);
-            continue;
-        case FRG_PUT_INTERIOR:
-            frg_report_misuse("interior free", p);
-            continue;
-        case FRG_PUT_OK:
-            freed++;
-            break;
+        for (unsigned j = 0; j < m; j++) {
+            void *p = ptrs[done + j];
+            struct frg_span *t = frg_pm_span(entry[j]);
+            if (!s || t != s) {
+                if (s)
+                    settle(c, s);
+                s = NULL;
+                if (!(entry[j] & FRG_PM_SLAB) || frg_pm_class(entry[j]) != cls) {
+                    frg_report_misuse("invalid free", p);
+                    continue;
+                }
+                s = t;
+            }
+            switch (frg_slab_put(s, p)) {
+            case FRG_PUT_DOUBLE_FREE:
+                frg_report_misuse("double free", p);
+                continue;
+            case FRG_PUT_INTERIOR:
+                frg_report_misuse("interior free", p);
+                continue;
+            case FRG_PUT_OK:
+                freed++;
+                break;
+            }
         }
     }
     if (s)
