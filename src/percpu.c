@@ -188,9 +188,13 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
     if (load16(&h->end) - load16(&h->begin) >= max_slots[cls])
         return; /* already as large as it may be (or stopped) */
     if (__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
-            frg_opt.cache_max &&
-        (__atomic_fetch_add(&st->steal_tick, 1, __ATOMIC_RELAXED) + 1) % STEAL_EVERY)
-        return; /* budget spent and not our turn to take from others */
+        frg_opt.cache_max) {
+        /* a racy count is fine: it only spaces out the turns */
+        unsigned tick = __atomic_load_n(&st->steal_tick, __ATOMIC_RELAXED) + 1;
+        __atomic_store_n(&st->steal_tick, tick, __ATOMIC_RELAXED);
+        if (tick % STEAL_EVERY)
+            return; /* budget spent and not our turn to take from others */
+    }
     if (!locked && !frg_trylock(&st->lock))
         return; /* someone is busy with this CPU: skip growing this time */
     unsigned begin = load16(&h->begin), end = load16(&h->end);

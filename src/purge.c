@@ -32,10 +32,12 @@
 #include "publish.h"
 
 int frg_purge_pending;
-uint64_t frg_last_activity_ns;
+int frg_activity_seen = 1;
+/* When the purger last found frg_activity_seen cleared (purger only). */
+static uint64_t last_activity_ns;
 
-void frg_note_activity(void) {
-    __atomic_store_n(&frg_last_activity_ns, frg_os_now_ns(), __ATOMIC_RELAXED);
+void frg_note_activity_slow(void) {
+    __atomic_store_n(&frg_activity_seen, 0, __ATOMIC_RELAXED);
 }
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
@@ -100,7 +102,9 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
      * what the drain just freed. */
     bool cpus_idle;
     frg_percpu_decay(now_ns, decay, &cpus_idle);
-    if (cpus_idle && now_ns - __atomic_load_n(&frg_last_activity_ns, __ATOMIC_RELAXED) >= decay)
+    if (!__atomic_exchange_n(&frg_activity_seen, 1, __ATOMIC_RELAXED))
+        last_activity_ns = now_ns; /* something happened since the last pass */
+    if (cpus_idle && now_ns - last_activity_ns >= decay)
         before = UINT64_MAX;
     size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
     bytes += frg_pageheap_purge(before);

@@ -26,10 +26,16 @@ FRG_HIDDEN void frg_purge_stop(void);
  * in any context (an atomic flag and, rarely, a futex wake). */
 FRG_HIDDEN void frg_purge_notify_slow(void);
 FRG_HIDDEN extern int frg_purge_pending;
-/* When the program last went past its CPU caches (a refill, a flush, a
- * large or huge object): with unchanged caches, the sign it is busy. */
-FRG_HIDDEN extern uint64_t frg_last_activity_ns;
-FRG_HIDDEN void frg_note_activity(void);
+/* The program went past its CPU caches (a refill, a flush, a large or
+ * huge object): with unchanged caches, the sign it is busy.  The purger
+ * sets frg_activity_seen at each pass and notes the time if it had been
+ * cleared: a load of a read-mostly word here, a store once per pass. */
+FRG_HIDDEN extern int frg_activity_seen;
+FRG_HIDDEN void frg_note_activity_slow(void);
+FRG_INLINE void frg_note_activity(void) {
+    if (FRG_UNLIKELY(__atomic_load_n(&frg_activity_seen, __ATOMIC_RELAXED)))
+        frg_note_activity_slow();
+}
 FRG_INLINE void frg_purge_notify(void) {
     if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
         frg_purge_notify_slow();
