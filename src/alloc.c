@@ -43,6 +43,9 @@ static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
 }
 
 FRG_INLINE void *malloc_impl(size_t size) {
+    /* the commonest sizes first: one compare before the table load */
+    if (FRG_LIKELY(size <= FRG_LOOKUP_MAX))
+        return small_alloc(frg_class_lookup[(size + FRG_QUANTUM - 1) / FRG_QUANTUM]);
     if (FRG_LIKELY(size <= FRG_SMALL_MAX))
         return small_alloc(frg_size_to_class(size));
     return big_alloc(size, FRG_QUANTUM, false);
