@@ -79,10 +79,9 @@ static const char *misuse_kind(const void *p, const struct frg_span *s) {
         return "invalid";
     if (s == &frg_span_freed)
         return "use-after-free";
-    if (s->kind == FRG_SPAN_SLAB) {
-        uintptr_t off = (uintptr_t)p - FRG_BASE(s);
-        return frg_class_obj_index(s->recip, off) * s->obj_size == off ? NULL : "interior";
-    }
+    if (s->kind == FRG_SPAN_SLAB)
+        return frg_class_is_object_start(&frg_classes[s->sclass], (uintptr_t)p - FRG_BASE(s))
+                   ? NULL : "interior";
     return (uintptr_t)p == FRG_BASE(s) ? NULL : "interior";
 }
 
@@ -148,9 +147,8 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
  * object?  The entry and the constant class table tell; the span
  * descriptor, which other CPUs write, is not read. */
 FRG_INLINE bool slab_object_start(uint64_t e, const void *p) {
-    const struct frg_class_info *ci = &frg_classes[frg_pm_class(e)];
-    uintptr_t off = (uintptr_t)p - frg_pm_slab_base(e, p);
-    return frg_class_obj_index(ci->recip, off) * ci->size == off;
+    return frg_class_is_object_start(&frg_classes[frg_pm_class(e)],
+                                     (uintptr_t)p - frg_pm_slab_base(e, p));
 }
 
 FRG_API void frg_free(void *p) {

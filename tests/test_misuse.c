@@ -83,6 +83,15 @@ static void free_interior_small(void) {
     frg_free(p + 16);
 }
 
+/* The unusable tail of a slab: 48-byte objects, 85 to a page, 16 bytes
+ * left; a pointer there is a multiple of the size but no object. */
+static void free_slab_tail(void) {
+    char *p = frg_malloc(48);
+    char *tail = (char *)((uintptr_t)p & ~(uintptr_t)4095) + 85 * 48;
+    announce(tail);
+    frg_free(tail);
+}
+
 static void free_interior_large(void) {
     char *p = frg_malloc(300000);
     announce(p + 8192);
@@ -154,6 +163,7 @@ static const struct scenario scenarios[] = {
     {"free_stack", free_stack, "invalid free"},
     {"free_global", free_global, "invalid free"},
     {"free_interior_small", free_interior_small, "interior free"},
+    {"free_slab_tail", free_slab_tail, "interior free"},
     {"free_interior_large", free_interior_large, "interior free"},
     {"free_libc_pointer", free_libc_pointer, "invalid free"},
     {"realloc_freed", realloc_freed, "use-after-free realloc"},

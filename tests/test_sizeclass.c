@@ -67,6 +67,24 @@ static void test_object_index_exact(void) {
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* free() accepts exactly the object starts: every offset of every slab
+ * (the unusable tail and 16 pages of offsets beyond it included). */
+static void test_object_start_exact(void) {
+    size_t bad = 0, starts = 0;
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        const struct frg_class_info *ci = &frg_classes[c];
+        CU_ASSERT_EQUAL(ci->objs_bytes, (uint32_t)ci->nobjs * ci->size);
+        for (uintptr_t off = 0; off < (uintptr_t)(ci->slab_pages + 16) * 4096; off++) {
+            bool want = off % ci->size == 0 && off / ci->size < ci->nobjs;
+            bool got = frg_class_is_object_start(ci, off);
+            bad += want != got;
+            starts += got;
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(starts > 0);
+}
+
 /* Fullness lists use floor(used * 8 / nobjs) through a reciprocal. */
 static void test_fullness_reciprocal(void) {
     size_t bad = 0;
@@ -85,6 +103,7 @@ static void register_tests(void) {
     TU_TEST(sizeclass, test_waste_bound);
     TU_TEST(sizeclass, test_table_shape);
     TU_TEST(sizeclass, test_object_index_exact);
+    TU_TEST(sizeclass, test_object_start_exact);
     TU_TEST(sizeclass, test_fullness_reciprocal);
 }
 
