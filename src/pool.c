@@ -79,6 +79,12 @@ static struct frg_pool_block *new_block(struct frg_pool *pool) {
         b->page_head[p] = NO_SLOT;
         b->nfree += b->page_free[p];
     }
+    /* Pages 1..15 were never touched: like purged pages, they hold nothing
+     * and are not resident.  (Counting them as neither purged nor empty
+     * let the first allocation from each one decrement empty_pages, which
+     * then hid really empty pages from frg_pool_purge.) */
+    b->purged = (uint16_t)~1u;
+    pool->purged_pages += BLOCK_PAGES - 1;
     b->all_next = pool->all;
     pool->all = b;
     pool->blocks++;

@@ -10,6 +10,7 @@
 #include "fmt.h"
 #include "options.h"
 #include "pageheap.h"
+#include "pool.h"
 #include "pagemap.h"
 #include "purge.h"
 #include "slab.h"
@@ -112,6 +113,33 @@ static void test_slab_bitmap(void) {
     CU_ASSERT_PTR_EQUAL(out[0], (void *)(0x100000 + 5 * 64)); /* lowest free first */
 }
 
+/* Descriptor pages follow their use: after many descriptors are taken
+ * and given back, a purge leaves only the blocks' header pages resident,
+ * and the counters agree with the blocks. */
+static void test_pool_purges_empty_pages(void) {
+    enum { N = 20000 };
+    static void *d[N];
+    frg_pools_purge();
+    size_t before = frg_pool_resident(&frg_span_pool), blocks0 = frg_span_pool.blocks;
+    for (int i = 0; i < N; i++) {
+        d[i] = frg_pool_alloc(&frg_span_pool);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d[i]);
+    }
+    size_t grown = frg_span_pool.blocks - blocks0;
+    CU_ASSERT(grown >= N * sizeof(struct frg_span) / (64 << 10));
+    CU_ASSERT(frg_pool_resident(&frg_span_pool) >= before + (size_t)N * sizeof(struct frg_span));
+    for (int i = 0; i < N; i++)
+        frg_pool_free(&frg_span_pool, d[i]);
+    size_t purged = frg_pools_purge();
+    size_t after = frg_pool_resident(&frg_span_pool);
+    printf("span pool: %zu new blocks, resident %zu -> %zu KiB, purge gave back %zu KiB\n",
+           grown, before >> 10, after >> 10, purged >> 10);
+    /* what stays: page 0 (header) of each new block, and what was there */
+    CU_ASSERT(after <= before + grown * 4096);
+    CU_ASSERT(purged >= (size_t)N * sizeof(struct frg_span) - grown * 4096);
+    CU_ASSERT_EQUAL(frg_span_pool.empty_pages, 0);
+}
+
 static void test_pageheap_coalesce_and_grow(void) {
     bool z;
     struct frg_span *a = frg_pageheap_alloc(10, 1, FRG_SPAN_LARGE, 0, &z);
@@ -210,6 +238,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_bitmap);
     TU_TEST(internals, test_pagemap_foreign);
     TU_TEST(internals, test_slab_bitmap);
+    TU_TEST(internals, test_pool_purges_empty_pages);
     TU_TEST(internals, test_pageheap_coalesce_and_grow);
     TU_TEST(internals, test_pageheap_aligned_and_purge);
     TU_TEST(internals, test_pageheap_decay_spares_reused_pages);
