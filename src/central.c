@@ -284,13 +284,16 @@ size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
-/* After a run of frees into slab s: release it if empty, else file it by
- * its new fullness.  Class lock held. */
-static void settle(struct frg_central *c, struct frg_span *s) {
-    if (s->nfree == s->nobjs)
+/* After a run of frees into slab s (at least one object went back): release
+ * it if empty, else file it by its new fullness.  Returns true if released.
+ * Class lock held. */
+static bool settle(struct frg_central *c, struct frg_span *s) {
+    if (s->nfree == s->nobjs) {
         release_slab(c, s);
-    else
-        relist(c, s);
+        return true;
+    }
+    relist(c, s);
+    return false;
 }
 
 #define FREE_LOOKAHEAD 32
@@ -302,10 +305,13 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     /* A flushed batch holds runs of objects of one slab (they were freed
      * one after another): each slab is filed once per run, when the batch
      * moves on to another slab.  The page-map entries are read first, under
-     * the class lock (a slab of this class cannot be released meanwhile, so
-     * they are exact), and the descriptors prefetched: their cache misses
-     * then overlap instead of following one another. */
-    struct frg_span *s = NULL;
+     * the class lock (no other thread can release a slab of this class
+     * meanwhile), and the descriptors prefetched: their cache misses then
+     * overlap instead of following one another.  When this batch releases
+     * a slab itself, the entries not yet used are read again: later ones
+     * may name the released slab (a double free in report mode). */
+    struct frg_span *s = NULL; /* slab of the current run */
+    bool put = false;          /* an object of this run went back into s */
     unsigned freed = 0;
     for (unsigned done = 0; done < n; done += FREE_LOOKAHEAD) {
         uint64_t entry[FREE_LOOKAHEAD];
@@ -313,16 +319,23 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         for (unsigned j = 0; j < m; j++) {
             entry[j] = frg_pagemap_entry(ptrs[done + j]);
             const char *d = (const char *)frg_pm_span(entry[j]);
-            __builtin_prefetch(d, 1);
+            __builtin_prefetch(d, 1); /* an 88-byte descriptor spans up to 3 lines */
+            __builtin_prefetch(d + 64, 1);
             __builtin_prefetch(d + sizeof(struct frg_span) - 1, 1);
         }
         for (unsigned j = 0; j < m; j++) {
             void *p = ptrs[done + j];
             struct frg_span *t = frg_pm_span(entry[j]);
             if (!s || t != s) {
-                if (s)
-                    settle(c, s);
+                /* A run whose every object was misuse changed nothing: an
+                 * empty stashed slab must not be released again. */
+                if (s && put && settle(c, s)) {
+                    for (unsigned k = j; k < m; k++)
+                        entry[k] = frg_pagemap_entry(ptrs[done + k]);
+                    t = frg_pm_span(entry[j]);
+                }
                 s = NULL;
+                put = false;
                 if (!(entry[j] & FRG_PM_SLAB) || frg_pm_class(entry[j]) != cls) {
                     frg_report_misuse("invalid free", p);
                     continue;
@@ -338,11 +351,12 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
                 continue;
             case FRG_PUT_OK:
                 freed++;
+                put = true;
                 break;
             }
         }
     }
-    if (s)
+    if (s && put)
         settle(c, s);
     c->objs_out -= freed;
     c->nfree += freed;

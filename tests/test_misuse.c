@@ -14,6 +14,7 @@
 
 #include "central.h"
 #include "pageheap.h"
+#include "percpu.h"
 
 static void announce(const void *p) {
     printf("%p\n", p);
@@ -148,6 +149,38 @@ static void report_and_continue(void) {
     _exit(0);
 }
 
+/* A use after free wipes the free key of an object whose slab is empty
+ * and stashed; its second free then reaches the central list, where the
+ * slab bitmap reports it.  The stashed slab must not be released twice
+ * (it was: the stash then linked to itself and handed the slab out twice). */
+static void report_stashed_double_free(void) {
+    alarm(20); /* a stash that loops would hang the checks below */
+    char *p = frg_malloc(48);
+    frg_free(p);
+    frg_percpu_drain_all(false); /* p's slab is empty now: stashed */
+    memset(p, 0, 16);            /* the use after free */
+    announce(p);
+    frg_free(p);                 /* the key is gone: cached */
+    frg_percpu_drain_all(false); /* reaches the slab bitmap: reported */
+    if (!frg_central_validate())
+        _exit(6);
+    frg_malloc_trim(0); /* releases the stash: each slab once */
+    if (!frg_central_validate() || !frg_pageheap_validate())
+        _exit(7);
+    char *a[200];
+    for (int i = 0; i < 200; i++)
+        a[i] = frg_malloc(48);
+    for (int i = 0; i < 200; i++)
+        for (int k = 0; k < i; k++)
+            if (a[i] == a[k])
+                _exit(3); /* an object handed out twice */
+    for (int i = 0; i < 200; i++)
+        frg_free(a[i]);
+    if (!frg_central_validate() || !frg_pageheap_validate())
+        _exit(4);
+    _exit(0);
+}
+
 struct scenario {
     const char *name;
     void (*fn)(void);
@@ -235,10 +268,22 @@ static void test_report_mode_continues(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "frgmalloc: invalid free of 0x"));
 }
 
+static void test_report_mode_stashed_slab(void) {
+    char out[256], err[4096], want[256];
+    int st = run("report_stashed_double_free", "misuse:report", out, err, sizeof err);
+    out[strcspn(out, "\n")] = '\0';
+    snprintf(want, sizeof want, "frgmalloc: double free of %s\n", out);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        printf("\n    status 0x%x, stderr '%s'\n", st, err);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(strncmp(err, want, strlen(want)) == 0);
+}
+
 static void register_tests(void) {
     TU_SUITE(misuse);
     TU_TEST(misuse, test_each_misuse_aborts_with_message);
     TU_TEST(misuse, test_report_mode_continues);
+    TU_TEST(misuse, test_report_mode_stashed_slab);
 }
 
 int main(int argc, char **argv) {
@@ -247,6 +292,8 @@ int main(int argc, char **argv) {
     if (argc == 2) {
         if (!strcmp(argv[1], "report_and_continue"))
             report_and_continue();
+        if (!strcmp(argv[1], "report_stashed_double_free"))
+            report_stashed_double_free();
         for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
             if (!strcmp(argv[1], scenarios[i].name)) {
                 scenarios[i].fn();
