@@ -15,6 +15,7 @@
 #define FRG_PAGEMAP_H
 
 #include "os.h"
+#include "sizeclass.h"
 #include "span.h"
 
 #define FRG_VA_BITS 47
@@ -32,6 +33,8 @@
 #define FRG_PM_SLAB ((uint64_t)1 << FRG_VA_BITS)
 #define FRG_PM_CLASS_SHIFT 48
 #define FRG_PM_INDEX_SHIFT 56
+_Static_assert(FRG_NCLASSES <= 256, "a size class fits the entry's 8 bits");
+_Static_assert(FRG_SLAB_MAX_PAGES <= 256, "a slab page index fits the entry's 8 bits");
 
 struct frg_pm_leaf {
     uint64_t entry[1u << FRG_PM_LEAF_BITS];

@@ -28,7 +28,7 @@ struct frg_class_info {
     uint16_t slab_pages; /* pages per slab */
     uint16_t nobjs;      /* objects per slab */
     uint32_t nobjs_recip; /* ceil(2^32 / nobjs): fullness without dividing */
-    uint64_t div_magic;   /* ceil(2^64 / size): see frg_class_is_multiple */
+    uint64_t div_magic;   /* ceil(2^64 / size): see frg_class_is_object_start */
     uint32_t objs_bytes;  /* nobjs * size: offsets from here on are the tail */
     uint32_t pad;
 };
@@ -49,8 +49,6 @@ FRG_INLINE unsigned frg_size_to_class(size_t n) {
 
 FRG_INLINE size_t frg_class_size(unsigned cls) { return frg_classes[cls].size; }
 
-/* Index of the object containing byte offset `off` of a slab whose
- * class has reciprocal `recip` (exact for offsets below 2^16 * 16). */
 /* Is byte offset `off` (< 2^32) of a slab of class ci the start of an
  * object?  A multiple of the size (Lemire's test: one multiply, no
  * division: off % size == 0 iff off * ceil(2^64/size) mod 2^64 <
@@ -59,6 +57,8 @@ FRG_INLINE bool frg_class_is_object_start(const struct frg_class_info *ci, uintp
     return off < ci->objs_bytes && (uint64_t)off * ci->div_magic < ci->div_magic;
 }
 
+/* Index of the object containing byte offset `off` of a slab whose
+ * class has reciprocal `recip` (exact for offsets below 2^16 * 16). */
 FRG_INLINE uint32_t frg_class_obj_index(uint32_t recip, uintptr_t off) {
     return (uint32_t)(((uint64_t)off * recip) >> 32);
 }
