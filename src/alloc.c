@@ -45,7 +45,7 @@ static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
 FRG_INLINE void *malloc_impl(size_t size) {
     /* the commonest sizes first: one compare before the table load */
     if (FRG_LIKELY(size <= FRG_LOOKUP_MAX))
-        return small_alloc(frg_class_lookup[(size + FRG_QUANTUM - 1) / FRG_QUANTUM]);
+        return small_alloc(frg_tiny_size_to_class(size));
     if (FRG_LIKELY(size <= FRG_SMALL_MAX))
         return small_alloc(frg_size_to_class(size));
     return big_alloc(size, FRG_QUANTUM, false);
@@ -195,7 +195,7 @@ FRG_API void *frg_calloc(size_t nmemb, size_t size) {
 
 static size_t usable_of(const struct frg_span *s) {
     switch (s->kind) {
-    case FRG_SPAN_SLAB: return s->obj_size;
+    case FRG_SPAN_SLAB: return frg_class_size(s->sclass);
     case FRG_SPAN_LARGE: return s->u.large.usable;
     default: return s->u.huge.usable;
     }

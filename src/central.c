@@ -319,7 +319,7 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         for (unsigned j = 0; j < m; j++) {
             entry[j] = frg_pagemap_entry(ptrs[done + j]);
             const char *d = (const char *)frg_pm_span(entry[j]);
-            __builtin_prefetch(d, 1); /* an 88-byte descriptor spans up to 3 lines */
+            __builtin_prefetch(d, 1); /* a descriptor (80 bytes) spans up to 3 lines */
             __builtin_prefetch(d + 64, 1);
             __builtin_prefetch(d + sizeof(struct frg_span) - 1, 1);
         }

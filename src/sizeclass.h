@@ -30,7 +30,6 @@ struct frg_class_info {
     uint32_t nobjs_recip; /* ceil(2^32 / nobjs): fullness without dividing */
     uint64_t div_magic;   /* ceil(2^64 / size): see frg_class_is_object_start */
     uint32_t objs_bytes;  /* nobjs * size: offsets from here on are the tail */
-    uint32_t pad;
 };
 #define FRG_DIV_MAGIC(size) (UINT64_MAX / (size) + 1)
 
@@ -41,9 +40,13 @@ FRG_HIDDEN extern const uint8_t frg_class_lookup_big[FRG_SMALL_MAX / 128 + 1];
 /* n must be <= FRG_SMALL_MAX; malloc(0) is served as malloc(1).  Class
  * boundaries above 1 KiB are multiples of 128, so a second table with
  * 128-byte steps is exact there. */
+FRG_INLINE unsigned frg_tiny_size_to_class(size_t n) { /* n <= FRG_LOOKUP_MAX */
+    return frg_class_lookup[(n + FRG_QUANTUM - 1) / FRG_QUANTUM];
+}
+
 FRG_INLINE unsigned frg_size_to_class(size_t n) {
     if (FRG_LIKELY(n <= FRG_LOOKUP_MAX))
-        return frg_class_lookup[(n + FRG_QUANTUM - 1) / FRG_QUANTUM];
+        return frg_tiny_size_to_class(n);
     return frg_class_lookup_big[(n + 127) / 128];
 }
 

@@ -31,8 +31,6 @@ struct frg_span {
     uint16_t nobjs;     /* slab: objects in the slab */
     uint8_t bucket;     /* slab: fullness list it is on, or FRG_SLAB_UNLISTED */
     uint8_t pad;
-    uint32_t recip;     /* slab: ceil(2^32 / object size), for object indexes */
-    uint32_t obj_size;  /* slab: object size */
     uint32_t order_idx; /* slab: position in its class's address heap */
     struct frg_span *next, *prev; /* central partial list, huge list */
     struct frg_chunk *chunk;      /* slab, large: the chunk holding the run */
