@@ -22,6 +22,7 @@
 #include "purge.h"
 #include "report.h"
 #include "slab.h"
+#include "transfer.h"
 #include "vg.h"
 
 #define MAX_REQUEST ((size_t)PTRDIFF_MAX)
@@ -60,10 +61,11 @@ FRG_API void *frg_malloc(size_t size) {
 /* ---- misuse checks ------------------------------------------------------- */
 
 /* Word 1 matched the free key: p may be sitting free in a cache.  Flush
- * every cache so that all free objects are back in their slabs, then ask
- * the slab.  Exact; slow, but valid programs almost never get here. */
+ * every CPU cache and the class's transfer cache so that all free objects
+ * of the class are back in their slabs, then ask the slab.  Exact; slow, but valid programs almost never get here. */
 static FRG_COLD bool small_is_freed(void *p, unsigned cls) {
     frg_percpu_drain_all(false);
+    frg_transfer_drain(cls);
     frg_lock(&frg_central[cls].lock);
     struct frg_span *s = frg_pagemap_lookup(p);
     bool freed = !s || s->kind != FRG_SPAN_SLAB || !frg_slab_is_live(s, p);

@@ -31,6 +31,7 @@
 #include "purge.h"
 #include "report.h"
 #include "stats.h"
+#include "transfer.h"
 
 int frg_init_state = FRG_INIT_NONE;
 uint64_t frg_free_key = 0x9e3779b97f4a7c15ull;
@@ -52,6 +53,7 @@ static void fork_prepare(void) {
     frg_purge_lock_all();
     frg_stats_lock();
     frg_percpu_lock_all();
+    frg_transfer_lock_all();
     frg_central_lock_all();
     frg_huge_lock_all();
     frg_pageheap_lock_all();
@@ -69,6 +71,7 @@ static void fork_parent(void) {
     frg_pageheap_unlock_all();
     frg_huge_unlock_all();
     frg_central_unlock_all();
+    frg_transfer_unlock_all();
     frg_percpu_unlock_all();
     frg_stats_unlock();
     frg_purge_unlock_all();
@@ -87,6 +90,7 @@ static void fork_child(void) {
     frg_pageheap_reinit_locks();
     frg_huge_reinit_locks();
     frg_central_reinit_locks();
+    frg_transfer_reinit_locks();
     frg_percpu_after_fork_child();
     frg_mallctl_reinit_lock();
     frg_stats_after_fork_child();
@@ -115,6 +119,7 @@ static void run_init(void) {
     init_free_key();
     frg_pageheap_init();
     frg_percpu_init();
+    frg_transfer_init();
     /* Test hooks count system calls made after start-up. */
     frg_os_inject_faults(frg_opt.fault_mmap, frg_opt.fault_madvise);
 }

@@ -20,6 +20,7 @@ enum frg_lock_rank {
     FRG_RANK_CTL = 1,    /* mallctl snapshot, stats publication */
     FRG_RANK_PURGER,     /* purger thread control, stats collection */
     FRG_RANK_CPU,        /* per-CPU cache of one CPU */
+    FRG_RANK_TRANSFER,   /* transfer cache of one size class */
     FRG_RANK_CENTRAL,    /* central list of one size class */
     FRG_RANK_HUGE,       /* huge mappings and their cache */
     FRG_RANK_PAGE_PURGE, /* one page-heap purge at a time (madvise phase) */

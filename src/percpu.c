@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "central.h"
+#include "transfer.h"
 #include "init.h"
 #include "lock.h"
 #include "pageheap.h"
@@ -241,7 +242,7 @@ static void *locked_alloc(unsigned cls) {
         grow_capacity(cpu, cls, true);
         void *buf[MAX_BATCH];
         unsigned room = h->end - h->current;
-        unsigned got = frg_central_alloc_batch(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
+        unsigned got = frg_transfer_alloc_batch(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
         if (got) {
             p = buf[0];
             unsigned i = 1;
@@ -250,7 +251,7 @@ static void *locked_alloc(unsigned cls) {
                 store16(&h->current, h->current + 1);
             }
             if (i < got)
-                released = frg_central_free_batch(cls, buf + i, got - i);
+                released = frg_transfer_free_batch(cls, buf + i, got - i);
         }
     }
     frg_unlock(&st->lock);
@@ -279,7 +280,7 @@ static void locked_free(unsigned cls, void *p) {
             buf[n++] = slots[h->current];
         }
         buf[n++] = p;
-        released = frg_central_free_batch(cls, buf, n);
+        released = frg_transfer_free_batch(cls, buf, n);
     } else {
         slots[h->current] = p;
         store16(&h->current, h->current + 1);
@@ -296,7 +297,7 @@ static void *rseq_alloc_miss(unsigned cls) {
     int cpu = frg_rseq_cpu();
     if (cpu < 0) { /* this thread has no rseq registration */
         void *p;
-        return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
+        return frg_transfer_alloc_batch(cls, &p, 1) ? p : NULL;
     }
     __atomic_fetch_add(&cpus[cpu].misses, 1, __ATOMIC_RELAXED);
     frg_note_activity();
@@ -309,11 +310,11 @@ static void *rseq_alloc_miss(unsigned cls) {
     if (room > 0xffff - MAX_BATCH) /* stopped for a drain: end < current */
         want = 1;
     void *buf[MAX_BATCH];
-    unsigned got = frg_central_alloc_batch(cls, buf, want);
+    unsigned got = frg_transfer_alloc_batch(cls, buf, want);
     if (!got)
         return NULL;
     unsigned pushed = frg_rseq_push_batch(cls, buf + 1, got - 1);
-    if (pushed < got - 1 && frg_central_free_batch(cls, buf + 1 + pushed, got - 1 - pushed))
+    if (pushed < got - 1 && frg_transfer_free_batch(cls, buf + 1 + pushed, got - 1 - pushed))
         frg_pageheap_enforce_budget();
     return buf[0];
 }
@@ -330,7 +331,7 @@ static void rseq_free_miss(unsigned cls, void *p) {
     void *buf[MAX_BATCH + 1];
     unsigned n = cpu >= 0 ? frg_rseq_pop_batch(cls, buf, batch[cls]) : 0;
     buf[n++] = p;
-    if (frg_central_free_batch(cls, buf, n))
+    if (frg_transfer_free_batch(cls, buf, n))
         frg_pageheap_enforce_budget();
 }
 #endif

@@ -30,6 +30,7 @@
 #include "percpu.h"
 #include "pool.h"
 #include "publish.h"
+#include "transfer.h"
 
 int frg_purge_pending;
 int frg_activity_seen = 1;
@@ -87,6 +88,7 @@ static bool anything_cached(void) {
     frg_huge_stats(&hs);
     frg_percpu_stats(&cs);
     return hp.dirty_pages || hs.cached || cs.capacity_bytes || frg_central_stash_bytes() ||
+           frg_transfer_bytes() ||
            hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max;
 }
 
@@ -102,6 +104,7 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
      * what the drain just freed. */
     bool cpus_idle;
     frg_percpu_decay(now_ns, decay, &cpus_idle);
+    frg_transfer_decay(now_ns, decay);
     if (!__atomic_exchange_n(&frg_activity_seen, 1, __ATOMIC_RELAXED))
         last_activity_ns = now_ns; /* something happened since the last pass */
     if (cpus_idle && now_ns - last_activity_ns >= decay)
@@ -122,6 +125,7 @@ size_t frg_purge_all(void) {
         return 0;
     frg_lock(&purge_lock);
     frg_percpu_drain_all(true);
+    frg_transfer_drain(FRG_NCLASSES);
     size_t bytes = frg_central_release_stash(UINT64_MAX);
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "purge.h"
 #include "report.h"
+#include "transfer.h"
 
 uint64_t frg_stats_misuse_reports;
 static frg_lock_t collect_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
@@ -62,12 +63,15 @@ void frg_stats_collect(struct frg_stats *st) {
         frg_unlock(&ce->lock);
         cs->size = frg_class_size(c);
         cs->slab_pages = frg_classes[c].slab_pages;
-        cs->cached = pc.cached_objs[c] < cs->objs_out ? pc.cached_objs[c] : cs->objs_out;
+        size_t in_transfer = frg_transfer_objs(c);
+        size_t cached = pc.cached_objs[c] + in_transfer;
+        cs->cached = cached < cs->objs_out ? cached : cs->objs_out;
+        st->transfer_cached += (in_transfer < cs->cached ? in_transfer : cs->cached) * cs->size;
         small_out += cs->objs_out * cs->size;
         small_cached += cs->cached * cs->size;
         small_active += cs->slabs * cs->slab_pages * FRG_PAGE;
     }
-    st->percpu_cached = small_cached;
+    st->percpu_cached = small_cached - st->transfer_cached;
     st->percpu_capacity = pc.capacity_bytes;
     st->cache_misses = pc.misses;
     st->cache_overflows = pc.overflows;

@@ -17,7 +17,7 @@ struct frg_class_stats {
     size_t size, slab_pages;
     size_t slabs;       /* slabs of this class */
     size_t objs_out;    /* objects outside slabs: live + cached */
-    size_t cached;      /* objects in per-CPU caches */
+    size_t cached;      /* objects in per-CPU caches and the transfer cache */
     uint64_t nmalloc, nfree, slabs_created, slabs_released;
 };
 
@@ -30,12 +30,12 @@ struct frg_stats {
     size_t mapped;     /* chunks + huge mappings (live and cached) */
     size_t retained;   /* mapped, purged, kept for reuse (not in RSS) */
     size_t dirty;      /* free pages in chunks not purged yet */
-    size_t cached;     /* free objects in per-CPU caches + cached huge mappings */
+    size_t cached;     /* free objects in per-CPU and transfer caches + cached huge mappings */
     size_t fragmented; /* free slots inside slabs */
     /* by kind */
     size_t small_allocated, large_allocated, huge_allocated;
     size_t large_count, huge_count, huge_cached_count, huge_cached_bytes;
-    size_t percpu_cached, percpu_capacity;
+    size_t percpu_cached, percpu_capacity, transfer_cached;
     size_t chunks, free_runs, chunks_unmapped;
     /* counters */
     uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, purged_bytes;

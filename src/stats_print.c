@@ -28,7 +28,7 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
                     (unsigned long long)frg_opt.cache_max);
     frg_sink_printf(s, "Memory (bytes):\n");
     frg_sink_printf(s, "  live (allocated)      %14zu\n", st->allocated);
-    frg_sink_printf(s, "  cached                %14zu   free objects in CPU caches + huge cache\n", st->cached);
+    frg_sink_printf(s, "  cached                %14zu   free objects in CPU and transfer caches + huge cache\n", st->cached);
     frg_sink_printf(s, "  dirty                 %14zu   freed pages not yet purged\n", st->dirty);
     frg_sink_printf(s, "  fragmented            %14zu   free slots in slabs with live objects\n", st->fragmented);
     frg_sink_printf(s, "  metadata              %14zu\n", st->metadata);
@@ -46,9 +46,10 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
                     (unsigned long long)st->purge_passes, (unsigned long long)st->decayed_bytes,
                     (unsigned long long)st->trimmed_bytes, st->purger_running ? "running" : "off");
     frg_sink_printf(s, "Caches: %llu refills, %llu flushes, %llu drains; %zu bytes cached of "
-                       "%zu capacity\n",
+                       "%zu capacity; transfer cache %zu bytes\n",
                     (unsigned long long)st->cache_misses, (unsigned long long)st->cache_overflows,
-                    (unsigned long long)st->cache_drains, st->percpu_cached, st->percpu_capacity);
+                    (unsigned long long)st->cache_drains, st->percpu_cached, st->percpu_capacity,
+                    st->transfer_cached);
     frg_sink_printf(s, "System: %zu chunks (%zu unmapped), %llu mmap, %llu munmap, %llu mremap; "
                        "misuse reports %llu\n",
                     st->chunks, st->chunks_unmapped, (unsigned long long)st->mmap_calls,
@@ -90,6 +91,7 @@ static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins
                        "\"overflows\": %llu, \"drains\": %llu},\n",
                     st->percpu_cached, st->percpu_capacity, (unsigned long long)st->cache_misses,
                     (unsigned long long)st->cache_overflows, (unsigned long long)st->cache_drains);
+    frg_sink_printf(s, "  \"transfer\": {\"cached\": %zu},\n", st->transfer_cached);
     frg_sink_printf(s, "  \"purge\": {\"bytes\": %llu, \"madvise_calls\": %llu, \"passes\": %llu, "
                        "\"decayed\": %llu, \"trimmed\": %llu, \"thread\": %s},\n",
                     (unsigned long long)st->purged_bytes, (unsigned long long)st->madvise_calls,

@@ -7,14 +7,18 @@
 #include "testutil.h"
 
 #include "bitmap.h"
+#include "central.h"
 #include "fmt.h"
 #include "options.h"
 #include "pageheap.h"
 #include "pool.h"
 #include "pagemap.h"
+#include "percpu.h"
+#include "os.h"
 #include "purge.h"
 #include "slab.h"
 #include "stats.h"
+#include "transfer.h"
 
 static void test_fmt(void) {
     char b[128];
@@ -140,6 +144,40 @@ static void test_pool_purges_empty_pages(void) {
     CU_ASSERT_EQUAL(frg_span_pool.empty_pages, 0);
 }
 
+/* The transfer cache takes a flushed batch, counts it as cached, and gives
+ * it back to the slabs on an idle decay and on a full purge. */
+static void test_transfer_cache_holds_and_drains(void) {
+    unsigned cls = frg_size_to_class(64);
+    void *o[32];
+    for (int round = 0; round < 2; round++) {
+        frg_percpu_drain_all(true); /* nothing cached that a decay could move */
+        frg_transfer_drain(FRG_NCLASSES);
+        size_t out0 = frg_central[cls].objs_out;
+        unsigned n = frg_transfer_alloc_batch(cls, o, 32);
+        CU_ASSERT_EQUAL_FATAL(n, 32);
+        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + 32); /* came from slabs */
+        CU_ASSERT_FALSE(frg_transfer_free_batch(cls, o, n));
+        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + 32); /* still out: held */
+        struct frg_stats *st = malloc(sizeof *st);
+        frg_stats_collect(st);
+        CU_ASSERT(st->transfer_cached >= 32 * 64);
+        CU_ASSERT(st->cls[cls].cached >= 32);
+        free(st);
+        if (round == 0) { /* unused for a decay period: drained */
+            uint64_t now = frg_os_now_ns() + 10000000000ull, idle = 1000000000ull;
+            frg_transfer_decay(now, idle);              /* sees it used */
+            frg_transfer_decay(now + idle - 1, idle);   /* not idle long enough */
+            CU_ASSERT(frg_transfer_objs(cls) == 32 || frg_transfer_objs(cls) == 0);
+            frg_transfer_decay(now + idle, idle);
+        } else {
+            frg_malloc_trim(0);
+        }
+        CU_ASSERT_EQUAL(frg_transfer_objs(cls), 0);
+        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0);
+        CU_ASSERT(frg_central_validate());
+    }
+}
+
 static void test_pageheap_coalesce_and_grow(void) {
     bool z;
     struct frg_span *a = frg_pageheap_alloc(10, 1, FRG_SPAN_LARGE, 0, &z);
@@ -239,6 +277,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_pagemap_foreign);
     TU_TEST(internals, test_slab_bitmap);
     TU_TEST(internals, test_pool_purges_empty_pages);
+    TU_TEST(internals, test_transfer_cache_holds_and_drains);
     TU_TEST(internals, test_pageheap_coalesce_and_grow);
     TU_TEST(internals, test_pageheap_aligned_and_purge);
     TU_TEST(internals, test_pageheap_decay_spares_reused_pages);

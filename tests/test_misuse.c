@@ -15,6 +15,7 @@
 #include "central.h"
 #include "pageheap.h"
 #include "percpu.h"
+#include "transfer.h"
 
 static void announce(const void *p) {
     printf("%p\n", p);
@@ -50,6 +51,19 @@ static void double_free_small_buried(void) {
         frg_free(q[i]);
     announce(p);
     frg_free(p);
+}
+
+/* Run with cache_max:0: every free goes past the CPU cache into the
+ * transfer cache, where the second free must still find it. */
+static void double_free_small_transfer(void) {
+    void *keep = frg_malloc(64); /* keeps the slab alive */
+    void *p = frg_malloc(64);
+    frg_free(p);
+    if (frg_cache_mode != FRG_CACHE_OFF && frg_transfer_objs(frg_size_to_class(64)) == 0)
+        _exit(5); /* the scenario did not set itself up */
+    announce(p);
+    frg_free(p);
+    frg_free(keep);
 }
 
 static void double_free_large(void) {
@@ -185,12 +199,14 @@ struct scenario {
     const char *name;
     void (*fn)(void);
     const char *what; /* expected "<what> of" */
+    const char *conf; /* options added for this scenario */
 };
 
 static const struct scenario scenarios[] = {
     {"double_free_small", double_free_small, "double free"},
     {"double_free_small_flushed", double_free_small_flushed, "double free"},
     {"double_free_small_buried", double_free_small_buried, "double free"},
+    {"double_free_small_transfer", double_free_small_transfer, "double free", "cache_max:0"},
     {"double_free_large", double_free_large, "double free"},
     {"double_free_huge", double_free_huge, "double free"},
     {"free_stack", free_stack, "invalid free"},
@@ -245,7 +261,7 @@ static int run(const char *name, const char *conf, char *out, char *err, size_t 
 static void test_each_misuse_aborts_with_message(void) {
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++) {
         char out[256], err[4096], want[256];
-        int st = run(scenarios[i].name, NULL, out, err, sizeof err);
+        int st = run(scenarios[i].name, scenarios[i].conf, out, err, sizeof err);
         out[strcspn(out, "\n")] = '\0';
         snprintf(want, sizeof want, "frgmalloc: %s of %s\n", scenarios[i].what, out);
         int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
