@@ -301,7 +301,7 @@ static const struct node arenas_kids[] = {
 
 static const struct node arena_i_kids[] = {
     LEAF("purge", C_VOID, ACTION, h_arena_purge, 0,
-         "purge everything now: per-CPU caches, dirty pages, cached huge mappings"),
+         "purge everything now: per-CPU and transfer caches, dirty pages, cached huge mappings"),
 };
 static const struct node arena_num[] = {NUM(arena_i_kids, valid_arena, "arena 0, or 4096 for all")};
 
@@ -314,7 +314,7 @@ static const struct node thread_kids[] = {DIR("tcache", tcache_kids, "per-CPU ca
 static const struct node bins_kids[] = {
     BIN("size", C_SIZE, size, "object size"),
     BIN("curregs", C_SIZE, objs_out, "objects outside their slabs (live or cached)"),
-    BIN("cached", C_SIZE, cached, "objects in per-CPU caches"),
+    BIN("cached", C_SIZE, cached, "objects in per-CPU caches and the transfer cache"),
     BIN("curslabs", C_SIZE, slabs, "slabs"),
     BIN("nmalloc", C_U64, nmalloc, "objects taken out of slabs, ever"),
     BIN("ndalloc", C_U64, nfree, "objects put back into slabs, ever"),
@@ -330,7 +330,7 @@ static const struct node cpu_num[] = {NUM(cpu_kids, valid_cpu, "CPU <i>")};
 static const struct node percpu_kids[] = {
     LEAF("mode", C_STR, RO, h_cache_mode, 0, "rseq, lock or off"),
     STAT("ncpus", C_UNSIGNED, ncpus, "CPU ids with a cache"),
-    STAT("cached", C_SIZE, percpu_cached, "bytes of free objects in all caches"),
+    STAT("cached", C_SIZE, percpu_cached, "bytes of free objects in all CPU caches"),
     STAT("capacity", C_SIZE, percpu_capacity, "bytes all caches may hold right now"),
     STAT("misses", C_U64, cache_misses, "allocations that refilled a cache"),
     STAT("overflows", C_U64, cache_overflows, "frees that flushed a cache"),

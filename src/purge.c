@@ -97,18 +97,21 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     uint64_t before = now_ns > decay ? now_ns - decay : 0;
     frg_lock(&purge_lock);
     /* Idle CPU caches go back to the central lists (their slabs may then
-     * empty, and their pages become dirty); then pages and huge mappings
+     * empty, and their pages become dirty), and so do transfer-cache
+     * objects left untouched for a tick; then pages and huge mappings
      * idle for a whole decay period go back to the OS.  When nothing at
      * all happened for decay_ms (no CPU cache changed, no page allocated
      * or freed) the process is idle: everything goes back now, including
      * what the drain just freed. */
     bool cpus_idle;
     frg_percpu_decay(now_ns, decay, &cpus_idle);
-    frg_transfer_decay(now_ns, decay);
+    frg_transfer_decay(now_ns, decay / 4);
     if (!__atomic_exchange_n(&frg_activity_seen, 1, __ATOMIC_RELAXED))
         last_activity_ns = now_ns; /* something happened since the last pass */
-    if (cpus_idle && now_ns - last_activity_ns >= decay)
+    if (cpus_idle && now_ns - last_activity_ns >= decay) {
         before = UINT64_MAX;
+        frg_transfer_drain(FRG_NCLASSES);
+    }
     size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
     bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);

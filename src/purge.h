@@ -40,7 +40,7 @@ FRG_INLINE void frg_purge_notify(void) {
     if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
         frg_purge_notify_slow();
 }
-/* Purge everything now: per-CPU caches, dirty pages, the huge cache.
+/* Purge everything now: per-CPU and transfer caches, dirty pages, the huge cache.
  * Returns the bytes given back. */
 FRG_HIDDEN size_t frg_purge_all(void);
 /* One decay pass as the purger thread makes it (exposed for tests). */

@@ -2,14 +2,17 @@
  * transfer.c - the transfer cache (transfer.h): per size class, a bounded
  * stack of free objects that per-CPU caches flush into and refill from.
  *
- * Owns: frg_transfer[] (each class's stack, its capacity and use flag) and
- * the count of bytes held.
- * Locking: frg_transfer[c].lock (rank TRANSFER) guards class c's stack.
+ * Owns: classes[] (each class's stack, its capacity and use flag) and
+ * held_bytes, the bytes held in all classes.
+ * Locking: classes[c].lock (rank TRANSFER) guards class c's stack.
  * It is held only to copy pointers; the central lists (rank CENTRAL) are
  * called after it is released, except by drains, which hold it across the
  * hand-over so that a drained class is empty when they return.  The
  * pointer arrays come from the metadata bump allocator (rank META_BUMP) on
- * a class's first flush, with the class lock held.
+ * a class's first flush, with the class lock held.  held_bytes is
+ * changed only under the lock of the class whose count changes with it (a
+ * fork child never sees the two disagree); a flush reserves its bytes
+ * there, so the bound is exact.
  */
 #include "transfer.h"
 
@@ -29,8 +32,10 @@ struct transfer_class {
     frg_lock_t lock;
     unsigned count;      /* objects held */
     unsigned cap;        /* most it may hold (0: not set up yet or unused) */
-    bool used;           /* a flush or refill since the purger last looked */
-    uint64_t seen_used_ns; /* purger: when it last found `used` set */
+    /* The fewest objects held since low_since_ns: the `low` objects at the
+     * bottom of the stack have not been touched since then. */
+    unsigned low;
+    uint64_t low_since_ns; /* purger's clock */
     void **slots;
 } FRG_ALIGNED(FRG_CACHELINE);
 
@@ -75,9 +80,10 @@ unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
         memcpy(out, t->slots + t->count, got * sizeof(void *));
         if (FRG_VG_ENABLED) /* memcheck's leak scan must not find them here */
             memset(t->slots + t->count, 0, got * sizeof(void *));
-        t->used = true;
-        frg_unlock(&t->lock);
+        if (t->count < t->low)
+            t->low = t->count;
         __atomic_fetch_sub(&held_bytes, got * frg_class_size(cls), __ATOMIC_RELAXED);
+        frg_unlock(&t->lock);
     }
     if (got < n)
         got += frg_central_alloc_batch(cls, out + got, n - got);
@@ -92,30 +98,37 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         __atomic_load_n(&held_bytes, __ATOMIC_RELAXED) + bytes <= frg_opt.transfer_max) {
         frg_lock(&t->lock);
         if (ready(t, cls) && t->count + n <= t->cap) {
-            bool was_empty = t->count == 0;
-            memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
-            set_count(t, t->count + n);
-            t->used = true;
-            taken = n;
-            __atomic_fetch_add(&held_bytes, bytes, __ATOMIC_RELAXED);
-            if (was_empty)
-                frg_purge_notify(); /* the purger drains an unused class */
+            /* Reserve the bytes: the bound holds however many classes
+             * flush at once. */
+            if (__atomic_add_fetch(&held_bytes, bytes, __ATOMIC_RELAXED) <= frg_opt.transfer_max) {
+                bool was_empty = t->count == 0;
+                memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
+                set_count(t, t->count + n);
+                taken = n;
+                if (was_empty)
+                    frg_purge_notify(); /* the purger drains what stays unused */
+            } else {
+                __atomic_fetch_sub(&held_bytes, bytes, __ATOMIC_RELAXED);
+            }
         }
         frg_unlock(&t->lock);
     }
     return taken < n && frg_central_free_batch(cls, ptrs + taken, n - taken);
 }
 
-/* Move class c's objects to the central lists (class lock held). */
-static size_t drain_locked(unsigned c, bool *released) {
+/* Move the `n` objects at the bottom of class c's stack (the longest
+ * there) to the central lists.  Class lock held. */
+static size_t drain_bottom(unsigned c, unsigned n, bool *released) {
     struct transfer_class *t = &classes[c];
-    if (!t->count)
+    if (!n)
         return 0;
-    size_t bytes = t->count * frg_class_size(c);
-    *released |= frg_central_free_batch(c, t->slots, t->count);
+    size_t bytes = n * frg_class_size(c);
+    *released |= frg_central_free_batch(c, t->slots, n);
+    memmove(t->slots, t->slots + n, (t->count - n) * sizeof(void *));
     if (FRG_VG_ENABLED)
-        memset(t->slots, 0, t->count * sizeof(void *));
-    set_count(t, 0);
+        memset(t->slots + t->count - n, 0, n * sizeof(void *));
+    set_count(t, t->count - n);
+    t->low = t->low > n ? t->low - n : 0;
     __atomic_fetch_sub(&held_bytes, bytes, __ATOMIC_RELAXED);
     return bytes;
 }
@@ -125,7 +138,7 @@ static size_t drain_class(unsigned c, bool *released) {
     if (!__atomic_load_n(&t->count, __ATOMIC_RELAXED))
         return 0;
     frg_lock(&t->lock);
-    size_t bytes = drain_locked(c, released);
+    size_t bytes = drain_bottom(c, t->count, released);
     frg_unlock(&t->lock);
     return bytes;
 }
@@ -151,11 +164,11 @@ size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns) {
         if (!__atomic_load_n(&t->count, __ATOMIC_RELAXED))
             continue;
         frg_lock(&t->lock);
-        if (t->used) {
-            t->used = false;
-            t->seen_used_ns = now_ns;
-        } else if (now_ns - t->seen_used_ns >= idle_ns) {
-            bytes += drain_locked(c, &released);
+        if (now_ns >= t->low_since_ns + idle_ns) {
+            /* untouched for a whole period: the bottom `low` objects */
+            bytes += drain_bottom(c, t->low < t->count ? t->low : t->count, &released);
+            t->low = t->count;
+            t->low_since_ns = now_ns;
         }
         frg_unlock(&t->lock);
     }

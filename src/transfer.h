@@ -11,10 +11,15 @@
  * The cache is global (not per CPU) and bounded: `transfer_max` bytes in
  * all, a quarter of that per class, at most TRANSFER_MAX_OBJS objects per
  * class.  Objects in it are free objects that keep their slabs in use, so
- * it is drained like the CPU caches: by malloc_trim, by the purger when a
- * class has not used it for decay_ms, and for the exact double-free check.
+ * it holds objects in flight only: the purger gives back, at each tick,
+ * the objects a class did not touch since the last one (below its
+ * low-water mark), and malloc_trim, an idle process and the exact
+ * double-free check drain it entirely.
  * Locking: one lock per class (rank TRANSFER, between CPU and CENTRAL);
- * the central lists are called without it.
+ * refills and flushes call the central lists without it, drains with it.
+ * A double free whose free key a use after free had wiped reaches the
+ * slab bitmap only when its batch leaves this cache (see
+ * docs/reliability.md).
  */
 #ifndef FRG_TRANSFER_H
 #define FRG_TRANSFER_H
@@ -33,8 +38,9 @@ FRG_HIDDEN bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigne
 /* Move every object of class cls (or, with cls = FRG_NCLASSES, of every
  * class) to the central lists.  Returns the bytes moved. */
 FRG_HIDDEN size_t frg_transfer_drain(unsigned cls);
-/* Purger hook: drain the classes that have not used the cache since the
- * last pass that saw them used, `idle_ns` or more ago.  Returns bytes. */
+/* Purger hook: in each class whose last look is `idle_ns` or more ago,
+ * give back the objects not touched since (those below the class's
+ * low-water mark) and start a new period.  Returns bytes. */
 FRG_HIDDEN size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns);
 /* Bytes of objects held; objects held in class cls. */
 FRG_HIDDEN size_t frg_transfer_bytes(void);

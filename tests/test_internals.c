@@ -144,38 +144,87 @@ static void test_pool_purges_empty_pages(void) {
     CU_ASSERT_EQUAL(frg_span_pool.empty_pages, 0);
 }
 
-/* The transfer cache takes a flushed batch, counts it as cached, and gives
- * it back to the slabs on an idle decay and on a full purge. */
+/* The transfer cache gives a flushed batch back on the next refill without
+ * touching a slab, holds at most its per-class cap, counts what it holds
+ * as cached, gives back to the slabs what stayed untouched for a decay
+ * period (all of an idle class, the bottom of a class in use), and
+ * everything on a full purge.  The purger thread is stopped meanwhile, so
+ * that every decay step is the test's own (at times ahead of its clock). */
 static void test_transfer_cache_holds_and_drains(void) {
+    enum { BATCH = 32, MAX = 1024 + BATCH };
+    static void *o[MAX], *back[BATCH];
     unsigned cls = frg_size_to_class(64);
-    void *o[32];
-    for (int round = 0; round < 2; round++) {
-        frg_percpu_drain_all(true); /* nothing cached that a decay could move */
-        frg_transfer_drain(FRG_NCLASSES);
-        size_t out0 = frg_central[cls].objs_out;
-        unsigned n = frg_transfer_alloc_batch(cls, o, 32);
-        CU_ASSERT_EQUAL_FATAL(n, 32);
-        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + 32); /* came from slabs */
-        CU_ASSERT_FALSE(frg_transfer_free_batch(cls, o, n));
-        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + 32); /* still out: held */
-        struct frg_stats *st = malloc(sizeof *st);
-        frg_stats_collect(st);
-        CU_ASSERT(st->transfer_cached >= 32 * 64);
-        CU_ASSERT(st->cls[cls].cached >= 32);
-        free(st);
-        if (round == 0) { /* unused for a decay period: drained */
-            uint64_t now = frg_os_now_ns() + 10000000000ull, idle = 1000000000ull;
-            frg_transfer_decay(now, idle);              /* sees it used */
-            frg_transfer_decay(now + idle - 1, idle);   /* not idle long enough */
-            CU_ASSERT(frg_transfer_objs(cls) == 32 || frg_transfer_objs(cls) == 0);
-            frg_transfer_decay(now + idle, idle);
-        } else {
-            frg_malloc_trim(0);
-        }
-        CU_ASSERT_EQUAL(frg_transfer_objs(cls), 0);
-        CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0);
-        CU_ASSERT(frg_central_validate());
-    }
+    size_t cap = frg_opt.transfer_max / 4 / 64;
+    cap = cap > 1024 ? 1024 : cap; /* the per-class bound, in objects */
+    CU_ASSERT_FATAL(cap % BATCH == 0 && cap + BATCH <= MAX);
+    frg_purge_stop();
+    frg_percpu_drain_all(true);
+    frg_transfer_drain(FRG_NCLASSES);
+    size_t out0 = frg_central[cls].objs_out;
+
+    /* a refill of an empty cache comes from the slabs */
+    CU_ASSERT_EQUAL_FATAL(frg_transfer_alloc_batch(cls, o, BATCH), BATCH);
+    CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + BATCH);
+    /* flushed, then refilled: the same objects, no slab touched */
+    CU_ASSERT_FALSE(frg_transfer_free_batch(cls, o, BATCH));
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), BATCH);
+    CU_ASSERT_EQUAL(frg_transfer_bytes(), BATCH * 64);
+    uint64_t nmalloc = frg_central[cls].nmalloc;
+    CU_ASSERT_EQUAL(frg_transfer_alloc_batch(cls, back, BATCH), BATCH);
+    CU_ASSERT_EQUAL(frg_central[cls].nmalloc, nmalloc);
+    CU_ASSERT_EQUAL(memcmp(back, o, sizeof back), 0);
+    CU_ASSERT_EQUAL(frg_transfer_bytes(), 0);
+
+    /* filled to its cap; the next batch goes to the slabs */
+    CU_ASSERT_EQUAL_FATAL(frg_central_alloc_batch(cls, o + BATCH, (unsigned)cap), cap);
+    for (size_t i = 0; i < cap + BATCH; i += BATCH)
+        frg_transfer_free_batch(cls, o + i, BATCH);
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), cap);
+    CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0 + cap);
+    struct frg_stats *st = malloc(sizeof *st);
+    frg_stats_collect(st);
+    CU_ASSERT_EQUAL(st->transfer_cached, cap * 64);
+    CU_ASSERT(st->cls[cls].cached >= cap);
+    free(st);
+
+    /* unused for a decay period: drained, not before */
+    uint64_t idle = 1000000000ull, now = frg_os_now_ns() + 10 * idle;
+    frg_transfer_decay(now, idle);            /* starts the period */
+    frg_transfer_decay(now + idle - 1, idle); /* not idle long enough */
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), cap);
+    CU_ASSERT_EQUAL(frg_transfer_decay(now + idle, idle), cap * 64);
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), 0);
+    CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0);
+
+    /* and malloc_trim drains it too */
+    CU_ASSERT_EQUAL_FATAL(frg_transfer_alloc_batch(cls, o, BATCH), BATCH);
+    frg_transfer_free_batch(cls, o, BATCH);
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), BATCH);
+    frg_malloc_trim(0);
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), 0);
+    CU_ASSERT_EQUAL(frg_transfer_bytes(), 0);
+    CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0);
+
+    /* a class in use gives back only what it did not touch for a period:
+     * batch A stays at the bottom while B is taken and given back */
+    static void *b[BATCH];
+    CU_ASSERT_EQUAL_FATAL(frg_central_alloc_batch(cls, o, BATCH), BATCH);
+    CU_ASSERT_EQUAL_FATAL(frg_central_alloc_batch(cls, b, BATCH), BATCH);
+    frg_transfer_free_batch(cls, o, BATCH); /* A */
+    frg_transfer_free_batch(cls, b, BATCH); /* B */
+    frg_transfer_decay(now + 3 * idle, idle); /* starts a period */
+    CU_ASSERT_EQUAL(frg_transfer_alloc_batch(cls, back, BATCH), BATCH);
+    CU_ASSERT_EQUAL(memcmp(back, b, sizeof back), 0);
+    frg_transfer_free_batch(cls, back, BATCH);
+    CU_ASSERT_EQUAL(frg_transfer_decay(now + 4 * idle, idle), BATCH * 64); /* A only */
+    CU_ASSERT_EQUAL(frg_transfer_objs(cls), BATCH);
+    CU_ASSERT_EQUAL(frg_transfer_alloc_batch(cls, back, BATCH), BATCH);
+    CU_ASSERT_EQUAL(memcmp(back, b, sizeof back), 0);
+    frg_transfer_free_batch(cls, back, BATCH);
+    frg_transfer_drain(cls);
+    CU_ASSERT_EQUAL(frg_central[cls].objs_out, out0);
+    CU_ASSERT(frg_central_validate());
+    frg_purge_start();
 }
 
 static void test_pageheap_coalesce_and_grow(void) {

@@ -113,15 +113,18 @@ static void test_512_threads_bounded(void) {
     long rss_after = tu_rss_kib();
     struct frg_stats st;
     frg_stats_collect(&st);
-    /* The bound: per-CPU capacity, whatever the number of threads. */
+    /* The bound: per-CPU capacity, whatever the number of threads, and
+     * the transfer cache's own bound. */
     size_t bound = (size_t)frg_percpu_ncpus() * frg_opt.cache_max;
     CU_ASSERT(st.percpu_cached <= bound);
     CU_ASSERT(st.percpu_capacity <= bound);
+    CU_ASSERT(st.transfer_cached <= frg_opt.transfer_max);
+    bound += frg_opt.transfer_max;
     /* All 512 threads' objects are free: what is resident beyond the
      * caches is at most the dirty budget and slab fragmentation. */
     long growth_kib = rss_after - rss_before;
     fprintf(stderr, "\n    512 threads: RSS growth %ld KiB, cached %zu KiB (bound %zu KiB)\n",
-            growth_kib, st.percpu_cached / 1024, bound / 1024);
+            growth_kib, (st.percpu_cached + st.transfer_cached) / 1024, bound / 1024);
     CU_ASSERT(growth_kib * 1024 <= (long)(bound + frg_opt.dirty_min + (4 << 20)));
     pthread_barrier_wait(&exit_barrier);
     for (int i = 0; i < N; i++)
