@@ -2,7 +2,7 @@
  * transfer.c - the transfer cache (transfer.h): per size class, a bounded
  * stack of free objects that per-CPU caches flush into and refill from.
  *
- * Owns: classes[] (each class's stack, its capacity and use flag) and
+ * Owns: classes[] (each class's stack, capacity and low-water mark) and
  * held_bytes, the bytes held in all classes.
  * Locking: classes[c].lock (rank TRANSFER) guards class c's stack.
  * It is held only to copy pointers; the central lists (rank CENTRAL) are
