@@ -62,7 +62,8 @@ FRG_API void *frg_malloc(size_t size) {
 
 /* Word 1 matched the free key: p may be sitting free in a cache.  Flush
  * every CPU cache and the class's transfer cache so that all free objects
- * of the class are back in their slabs, then ask the slab.  Exact; slow, but valid programs almost never get here. */
+ * of the class are back in their slabs, then ask the slab.  Exact; slow,
+ * but valid programs almost never get here. */
 static FRG_COLD bool small_is_freed(void *p, unsigned cls) {
     frg_percpu_drain_all(false);
     frg_transfer_drain(cls);

@@ -5,8 +5,9 @@
  * Locking: cpu_state[c].lock (rank CPU) serialises everything that changes
  * CPU c's capacities (`end`) or drains it; in lock mode it also guards
  * every pop and push.  In rseq mode pops and pushes take no lock (rseq.h).
- * Draining calls the central lists (rank CENTRAL) with the CPU lock held.
- * Eager purging (frg_pageheap_enforce_budget, which may madvise) runs only
+ * Refills and flushes go through the transfer cache (rank TRANSFER), in
+ * lock mode with the CPU lock held; draining calls the central lists (rank
+ * CENTRAL) directly, with the CPU lock held.  Eager purging (frg_pageheap_enforce_budget, which may madvise) runs only
  * after the CPU lock is released.
  */
 #define _GNU_SOURCE
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #include "central.h"
-#include "transfer.h"
 #include "init.h"
 #include "lock.h"
 #include "pageheap.h"
@@ -28,6 +28,7 @@
 #include "os.h"
 #include "purge.h"
 #include "report.h"
+#include "transfer.h"
 #include "vg.h"
 
 #ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
