@@ -30,8 +30,7 @@
 
 struct transfer_class {
     frg_lock_t lock;
-    unsigned count;      /* objects held */
-    unsigned cap;        /* most it may hold (0: not set up yet or unused) */
+    unsigned count;      /* objects held, at most max_objs[class] */
     /* The fewest objects held since low_since_ns: the `low` objects at the
      * bottom of the stack have not been touched since then. */
     unsigned low;
@@ -42,13 +41,13 @@ struct transfer_class {
 static struct transfer_class classes[FRG_NCLASSES] = {
     [0 ... FRG_NCLASSES - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_TRANSFER)},
 };
-static unsigned max_objs[FRG_NCLASSES];
+static unsigned max_objs[FRG_NCLASSES]; /* per-class bound (0: class unused) */
+static size_t held_bytes;    /* atomic: bytes of objects held, all classes */
 
 /* count is read without the lock (to skip empty classes), written with it */
 static void set_count(struct transfer_class *t, unsigned n) {
     __atomic_store_n(&t->count, n, __ATOMIC_RELAXED);
 }
-static size_t held_bytes;    /* atomic: bytes of objects held, all classes */
 
 void frg_transfer_init(void) {
     for (unsigned c = 0; c < FRG_NCLASSES; c++) {
@@ -57,17 +56,12 @@ void frg_transfer_init(void) {
     }
 }
 
-/* Set up class c's array on first use; false if it has none. */
+/* Set up class c's array on its first flush (max_objs[c] > 0); false if
+ * there is no memory for it. */
 static bool ready(struct transfer_class *t, unsigned c) {
-    if (FRG_LIKELY(t->slots != NULL))
-        return true;
-    if (!max_objs[c])
-        return false;
-    t->slots = frg_meta_alloc(max_objs[c] * sizeof(void *), FRG_CACHELINE);
-    if (!t->slots)
-        return false;
-    t->cap = max_objs[c];
-    return true;
+    if (FRG_UNLIKELY(t->slots == NULL))
+        t->slots = frg_meta_alloc(max_objs[c] * sizeof(void *), FRG_CACHELINE);
+    return t->slots != NULL;
 }
 
 unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
@@ -97,7 +91,7 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     if (max_objs[cls] &&
         __atomic_load_n(&held_bytes, __ATOMIC_RELAXED) + bytes <= frg_opt.transfer_max) {
         frg_lock(&t->lock);
-        if (ready(t, cls) && t->count + n <= t->cap) {
+        if (t->count + n <= max_objs[cls] && ready(t, cls)) {
             /* Reserve the bytes: the bound holds however many classes
              * flush at once. */
             if (__atomic_add_fetch(&held_bytes, bytes, __ATOMIC_RELAXED) <= frg_opt.transfer_max) {
