@@ -340,7 +340,7 @@ static const struct node percpu_kids[] = {
 
 static const struct node purge_kids[] = {
     STAT("bytes", C_U64, purged_bytes, "bytes passed to madvise, ever"),
-    STAT("madvise_calls", C_U64, madvise_calls, "madvise calls, ever"),
+    STAT("madvise_calls", C_U64, madvise_calls, "purging system calls (madvise, or process_madvise for a batch of runs), ever"),
     STAT("passes", C_U64, purge_passes, "decay passes of the purger thread"),
     STAT("wakeups", C_U64, purge_wakeups, "purger thread wake-ups"),
     STAT("decayed", C_U64, decayed_bytes, "bytes returned by decay passes"),

@@ -28,6 +28,17 @@ FRG_HIDDEN void frg_os_unmap(void *p, size_t size);
 /* Give the pages back: afterwards they read as zero and are not resident
  * (MADV_DONTNEED; MADV_FREE when the `purge` option says so). */
 FRG_HIDDEN bool frg_os_purge(void *p, size_t size);
+/* Purge several ranges, with one system call where the kernel allows it
+ * (process_madvise on the calling process, Linux 6.14+, which also shares
+ * one TLB shootdown between them), else one madvise each.  ok[i] tells
+ * whether range i was purged; returns the bytes purged.  At most
+ * FRG_OS_PURGE_VECTOR ranges go into one call. */
+#define FRG_OS_PURGE_VECTOR 64
+struct frg_os_range {
+    void *addr;
+    size_t size;
+};
+FRG_HIDDEN size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok);
 /* Move or resize a mapping, keeping its contents (mremap MAYMOVE). */
 FRG_HIDDEN void *frg_os_remap(void *p, size_t old_size, size_t new_size);
 /* Shrink a mapping in place: unmap its tail. */
@@ -44,7 +55,8 @@ FRG_HIDDEN const char *frg_os_getenv(const char *name);
 
 /* Counters kept by the OS layer (read by stats). */
 struct frg_os_counters {
-    uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
+    uint64_t mmap_calls, munmap_calls, mremap_calls;
+    uint64_t madvise_calls; /* purging system calls: madvise or process_madvise */
     uint64_t purged_bytes;  /* bytes passed to madvise */
     uint64_t mapped_bytes;  /* currently mapped by frg_os_map* (not reserve) */
     uint64_t map_failures;

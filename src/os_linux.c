@@ -1,10 +1,12 @@
 /*
  * os_linux.c - the Linux implementation of os.h.
  *
- * Owns: every mmap, munmap, mremap, madvise and prctl the library makes, the
- * counters of those calls, the fault-injection hook, CPU counting and
- * environment lookup.  The only file that includes <sys/mman.h>.
- * Locking: none; counters are atomics, the rest is stateless syscalls.
+ * Owns: every mmap, munmap, mremap, madvise, process_madvise and prctl the
+ * library makes, the counters of those calls, the fault-injection hook, CPU
+ * counting and environment lookup.  The only file that includes
+ * <sys/mman.h>.
+ * Locking: none; counters and the "batched purge works" flag are atomics,
+ * the rest is stateless syscalls.
  */
 #define _GNU_SOURCE
 #include "os.h"
@@ -14,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,11 +32,18 @@
 #ifndef MADV_FREE
 #define MADV_FREE 8
 #endif
+#if !defined(SYS_process_madvise) && defined(__x86_64__)
+#define SYS_process_madvise 440
+#endif
+/* "The calling process" as a pidfd (Linux 6.14): unlike a pidfd opened at
+ * start-up it still means the caller after fork(), never the parent. */
+#define FRG_PIDFD_SELF_THREAD_GROUP (-10001)
 
 struct frg_os_counters frg_os_counters;
 
 static uint64_t fault_mmap_countdown, fault_madvise_countdown;
 static int naming_works = 1; /* cleared the first time the kernel refuses */
+static int batch_purge_works = 1; /* cleared the first time the kernel refuses */
 
 #define COUNT(field, n) __atomic_fetch_add(&frg_os_counters.field, (n), __ATOMIC_RELAXED)
 
@@ -158,6 +169,60 @@ bool frg_os_purge(void *p, size_t size) {
         return false;
     COUNT(purged_bytes, size);
     return true;
+}
+
+/* One process_madvise over ranges[0..n): the number of leading ranges it
+ * purged whole (the kernel stops at the first range it cannot advise), or
+ * 0 when it cannot be used at all. */
+static size_t purge_vector(const struct frg_os_range *ranges, size_t n, int advice) {
+#ifdef SYS_process_madvise
+    struct iovec iov[FRG_OS_PURGE_VECTOR];
+    for (size_t i = 0; i < n; i++)
+        iov[i] = (struct iovec){ranges[i].addr, ranges[i].size};
+    COUNT(madvise_calls, 1);
+    int saved = errno;
+    long rc = syscall(SYS_process_madvise, FRG_PIDFD_SELF_THREAD_GROUP, iov, n, advice, 0);
+    int err = errno;
+    errno = saved;
+    if (rc < 0) {
+        /* no such call, no PIDFD_SELF, or this advice only for madvise:
+         * an older kernel (or valgrind); the caller falls back for good */
+        if (err == ENOSYS || err == EBADF || err == EINVAL || err == EPERM || err == ESRCH)
+            __atomic_store_n(&batch_purge_works, 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    size_t whole = 0, bytes = 0;
+    while (whole < n && bytes + ranges[whole].size <= (size_t)rc)
+        bytes += ranges[whole++].size;
+    COUNT(purged_bytes, bytes);
+    return whole;
+#else
+    (void)ranges, (void)n, (void)advice;
+    return 0;
+#endif
+}
+
+size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok) {
+    size_t done = 0, bytes = 0;
+    /* With a fault armed every range goes through frg_os_purge, so that
+     * "the Nth madvise fails" keeps its meaning. */
+    if (n > 1 && n <= FRG_OS_PURGE_VECTOR && __atomic_load_n(&batch_purge_works, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&fault_madvise_countdown, __ATOMIC_RELAXED)) {
+        int advice = frg_opt.purge == FRG_PURGE_FREE ? MADV_FREE : MADV_DONTNEED;
+        done = purge_vector(ranges, n, advice);
+        for (size_t i = 0; i < done; i++) {
+            ok[i] = true;
+            bytes += ranges[i].size;
+        }
+    }
+    /* the rest one by one: a range the vector stopped at may be partly
+     * purged already, and advising it again is harmless */
+    for (size_t i = done; i < n; i++) {
+        ok[i] = frg_os_purge(ranges[i].addr, ranges[i].size);
+        if (ok[i])
+            bytes += ranges[i].size;
+    }
+    return bytes;
 }
 
 void *frg_os_remap(void *p, size_t old_size, size_t new_size) {

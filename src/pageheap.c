@@ -264,7 +264,7 @@ static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) 
 /* Dirty runs are detached from the heap under the lock (marked used, so no
  * one allocates them), purged with the lock released, and given back as
  * clean free pages. */
-#define PURGE_BATCH 64
+#define PURGE_BATCH FRG_OS_PURGE_VECTOR
 struct purge_run {
     struct frg_chunk *chunk;
     uint32_t first, n;
@@ -295,11 +295,14 @@ static size_t detach_dirty_runs(struct frg_chunk *c, struct purge_run *runs, siz
 /* Called and returns with heap.lock held; releases it around madvise. */
 static size_t purge_detached(struct purge_run *runs, size_t n) {
     bool ok[PURGE_BATCH];
+    struct frg_os_range ranges[PURGE_BATCH];
     size_t bytes = 0;
-    frg_unlock(&heap.lock);
     for (size_t i = 0; i < n; i++)
-        ok[i] = frg_os_purge((void *)(FRG_BASE(runs[i].chunk) + (size_t)runs[i].first * FRG_PAGE),
-                             (size_t)runs[i].n * FRG_PAGE);
+        ranges[i] = (struct frg_os_range){
+            (void *)(FRG_BASE(runs[i].chunk) + (size_t)runs[i].first * FRG_PAGE),
+            (size_t)runs[i].n * FRG_PAGE};
+    frg_unlock(&heap.lock);
+    frg_os_purge_ranges(ranges, n, ok);
     frg_lock(&heap.lock);
     for (size_t i = 0; i < n; i++) {
         struct frg_chunk *c = runs[i].chunk;

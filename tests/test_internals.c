@@ -318,6 +318,42 @@ static void test_pageheap_decay_spares_reused_pages(void) {
     frg_purge_start();
 }
 
+/* Several ranges purged at once: each purged range reads as zero, the
+ * pages between them keep their data, and a range the kernel refuses (an
+ * unmapped page in the middle) is reported without losing the ranges
+ * after it.  With a kernel that takes one process_madvise for all of them,
+ * a batch of valid ranges costs one call. */
+static void test_os_purge_ranges(void) {
+    const size_t pg = FRG_PAGE;
+    unsigned char *p = frg_os_map(9 * pg, FRG_MAP_META);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    memset(p, 0xAB, 9 * pg);
+    frg_os_unmap(p + 3 * pg, pg);
+    struct frg_os_range r[5] = {{p, pg}, {p + 2 * pg, pg}, {p + 3 * pg, pg},
+                                {p + 4 * pg, 2 * pg}, {p + 7 * pg, pg}};
+    bool ok[5];
+    CU_ASSERT_EQUAL(frg_os_purge_ranges(r, 5, ok), 5 * pg);
+    CU_ASSERT(ok[0] && ok[1] && !ok[2] && ok[3] && ok[4]);
+    size_t purged[] = {0, 2, 4, 5, 7}, kept[] = {1, 6, 8};
+    for (size_t i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(p[purged[i] * pg + 17], 0);
+    for (size_t i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(p[kept[i] * pg + 17], 0xAB);
+
+    /* all valid: one call if the kernel batches, else one per range */
+    memset(p + 4 * pg, 0xCD, 5 * pg);
+    struct frg_os_range v[3] = {{p + 4 * pg, pg}, {p + 6 * pg, pg}, {p + 8 * pg, pg}};
+    uint64_t before = frg_os_counters.madvise_calls;
+    CU_ASSERT_EQUAL(frg_os_purge_ranges(v, 3, ok), 3 * pg);
+    uint64_t calls = frg_os_counters.madvise_calls - before;
+    CU_ASSERT(calls == 1 || calls == 3);
+    CU_ASSERT(ok[0] && ok[1] && ok[2]);
+    CU_ASSERT(p[4 * pg] == 0 && p[5 * pg] == 0xCD && p[6 * pg] == 0 && p[7 * pg] == 0xCD &&
+              p[8 * pg] == 0);
+    frg_os_unmap(p, 3 * pg);
+    frg_os_unmap(p + 4 * pg, 5 * pg);
+}
+
 static void register_tests(void) {
     TU_SUITE(internals);
     TU_TEST(internals, test_fmt);
@@ -330,6 +366,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_pageheap_coalesce_and_grow);
     TU_TEST(internals, test_pageheap_aligned_and_purge);
     TU_TEST(internals, test_pageheap_decay_spares_reused_pages);
+    TU_TEST(internals, test_os_purge_ranges);
 }
 
 TU_MAIN
