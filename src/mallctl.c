@@ -343,6 +343,7 @@ static const struct node purge_kids[] = {
     STAT("madvise_calls", C_U64, madvise_calls, "purging system calls (madvise, or process_madvise for a batch of runs), ever"),
     STAT("passes", C_U64, purge_passes, "decay passes of the purger thread"),
     STAT("wakeups", C_U64, purge_wakeups, "purger thread wake-ups"),
+    STAT("offloaded", C_U64, purge_offloaded, "eager purges the purger thread ran for a free (purge_offload)"),
     STAT("decayed", C_U64, decayed_bytes, "bytes returned by decay passes"),
     STAT("trimmed", C_U64, trimmed_bytes, "bytes returned by malloc_trim / arena.<i>.purge"),
     STAT("thread", C_BOOL, purger_running, "the purger thread runs"),

@@ -206,7 +206,8 @@ size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok
     size_t done = 0, bytes = 0;
     /* With a fault armed every range goes through frg_os_purge, so that
      * "the Nth madvise fails" keeps its meaning. */
-    if (n > 1 && n <= FRG_OS_PURGE_VECTOR && __atomic_load_n(&batch_purge_works, __ATOMIC_RELAXED) &&
+    if (n > 1 && n <= FRG_OS_PURGE_VECTOR && frg_opt.purge_vector &&
+        __atomic_load_n(&batch_purge_works, __ATOMIC_RELAXED) &&
         !__atomic_load_n(&fault_madvise_countdown, __ATOMIC_RELAXED)) {
         int advice = frg_opt.purge == FRG_PURGE_FREE ? MADV_FREE : MADV_DONTNEED;
         done = purge_vector(ranges, n, advice);

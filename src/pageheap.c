@@ -554,11 +554,10 @@ static void purge_to_budget(void) {
             break;
 }
 
-/* After a free (eager purging).  A racy look first: the common case takes
- * no lock.  A free that finds a purge running leaves its pages to it, and
- * every purge looks at the budget again once it has released the lock, so
- * no such free is forgotten. */
-void frg_pageheap_enforce_budget(void) {
+/* Purge down to the budget on this thread.  A free that finds a purge
+ * running leaves its pages to it, and every purge looks at the budget
+ * again once it has released the lock, so no such free is forgotten. */
+void frg_pageheap_purge_over_budget(void) {
     for (int round = 0; round < 2; round++) {
         if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
             return;
@@ -570,6 +569,19 @@ void frg_pageheap_enforce_budget(void) {
         frg_unlock(&heap.lock);
         frg_unlock(&heap.purge_lock);
     }
+}
+
+/* After a free (eager purging).  A racy look first: the common case takes
+ * no lock.  Over the budget the purger thread is asked to purge, on
+ * another CPU if one is free, and this thread goes on; past twice the
+ * budget (the purger cannot keep up, or there is none) it purges itself. */
+void frg_pageheap_enforce_budget(void) {
+    size_t dirty = __atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED), budget = dirty_budget();
+    if (dirty <= budget)
+        return;
+    if (dirty <= 2 * budget && frg_purge_offload())
+        return;
+    frg_pageheap_purge_over_budget();
 }
 
 size_t frg_pageheap_purge(uint64_t generation_before_ns) {
@@ -586,7 +598,7 @@ size_t frg_pageheap_purge(uint64_t generation_before_ns) {
     release_empty_chunks(); /* counted as unmapped chunks, not purged bytes */
     frg_unlock(&heap.lock);
     frg_unlock(&heap.purge_lock);
-    frg_pageheap_enforce_budget(); /* frees that came after purge_to_budget */
+    frg_pageheap_purge_over_budget(); /* frees that came after purge_to_budget */
     return bytes;
 }
 

@@ -33,6 +33,8 @@ FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
 /* Purge down to half the dirty budget if over it (eager purging).  Takes
  * no lock when under budget; returns at once if another thread is purging. */
 FRG_HIDDEN void frg_pageheap_enforce_budget(void);
+/* The purge it asks for: dirty pages down to the budget, on this thread. */
+FRG_HIDDEN void frg_pageheap_purge_over_budget(void);
 /* Free a span known to be idle: its pages are purged at once (madvise with
  * no page-heap lock held).  Returns the bytes purged. */
 FRG_HIDDEN size_t frg_pageheap_free_purged(struct frg_span *span);

@@ -1,7 +1,8 @@
 /*
  * purge.c - the purger thread and full purges.
  *
- * Owns: the purger thread, frg_purge_pending, purge counters.
+ * Owns: the purger thread, frg_purge_pending, the eager-purge request flag
+ * (frg_purge_offload), purge counters.
  * Locking: purge_lock (rank PURGER) is held for a whole decay pass or full
  * purge, so passes never overlap and fork waits for a pass to finish.  The
  * thread sleeps on a futex doorbell while nothing is pending;
@@ -40,6 +41,9 @@ static uint64_t last_activity_ns;
 void frg_note_activity_slow(void) {
     __atomic_store_n(&frg_activity_seen, 0, __ATOMIC_RELAXED);
 }
+/* Set by a free that found dirty pages over the budget; the purger
+ * clears it and purges (frg_purge_offload). */
+static int eager_wanted;
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
 static int thread_started, stop_requested;
@@ -78,6 +82,19 @@ void frg_purge_notify_slow(void) {
         __atomic_load_n(&thread_started, __ATOMIC_RELAXED))
         ring();
     errno = saved;
+}
+
+bool frg_purge_offload(void) {
+    if (!frg_opt.purge_offload || !__atomic_load_n(&thread_started, __ATOMIC_ACQUIRE) ||
+        pthread_equal(pthread_self(), purger))
+        return false;
+    if (!__atomic_load_n(&eager_wanted, __ATOMIC_RELAXED) &&
+        !__atomic_exchange_n(&eager_wanted, 1, __ATOMIC_ACQ_REL)) {
+        int saved = errno;
+        ring();
+        errno = saved;
+    }
+    return true;
 }
 
 static bool anything_cached(void) {
@@ -153,6 +170,12 @@ static void *purger_main(void *arg) {
         frg_lock(&purge_lock);
         ps.wakeups++;
         frg_unlock(&purge_lock);
+        if (__atomic_exchange_n(&eager_wanted, 0, __ATOMIC_ACQ_REL)) {
+            frg_pageheap_purge_over_budget(); /* asked by a free */
+            frg_lock(&purge_lock);
+            ps.offloaded++;
+            frg_unlock(&purge_lock);
+        }
         frg_publish_serve();
         uint64_t now = frg_os_now_ns();
         if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE) || now - last_pass < tick)

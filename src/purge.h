@@ -5,7 +5,8 @@
  *  1. eager: a slab or run that becomes empty is freed to the page heap at
  *     once (or stashed within the dirty budget); the page heap purges with
  *     madvise as soon as its dirty pages exceed the budget (dirty_min,
- *     dirty_ratio, boost: pageheap.c);
+ *     dirty_ratio, boost: pageheap.c) - on the purger thread, asked by the
+ *     free, or past twice the budget by the freeing thread itself;
  *  2. decay: the purger thread returns what stayed unused for `decay_ms`
  *     (dirty pages by generation, stashed slabs, per-CPU caches, huge
  *     mappings), and everything once the whole process has been idle that
@@ -40,6 +41,10 @@ FRG_INLINE void frg_purge_notify(void) {
     if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
         frg_purge_notify_slow();
 }
+/* Dirty pages went over the budget: if the purger thread runs (and the
+ * option `purge_offload` is on), ask it to purge them and return true;
+ * false: the caller purges them itself. */
+FRG_HIDDEN bool frg_purge_offload(void);
 /* Purge everything now: per-CPU and transfer caches, dirty pages, the huge cache.
  * Returns the bytes given back. */
 FRG_HIDDEN size_t frg_purge_all(void);
@@ -48,6 +53,7 @@ FRG_HIDDEN size_t frg_purge_decay_pass(uint64_t now_ns);
 
 struct frg_purge_stats {
     uint64_t passes, wakeups, bytes_decayed, bytes_trimmed;
+    uint64_t offloaded; /* eager purges run by the purger at a free's request */
     bool thread_running;
 };
 FRG_HIDDEN void frg_purge_stats(struct frg_purge_stats *out);

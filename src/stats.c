@@ -116,6 +116,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->purged_bytes = __atomic_load_n(&frg_os_counters.purged_bytes, __ATOMIC_RELAXED);
     st->purge_passes = ps.passes;
     st->purge_wakeups = ps.wakeups;
+    st->purge_offloaded = ps.offloaded;
     st->decayed_bytes = ps.bytes_decayed;
     st->trimmed_bytes = ps.bytes_trimmed;
     st->purger_running = ps.thread_running;

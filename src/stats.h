@@ -40,7 +40,7 @@ struct frg_stats {
     /* counters */
     uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, purged_bytes;
     uint64_t cache_misses, cache_overflows, cache_drains;
-    uint64_t purge_passes, purge_wakeups, decayed_bytes, trimmed_bytes;
+    uint64_t purge_passes, purge_wakeups, purge_offloaded, decayed_bytes, trimmed_bytes;
     uint64_t misuse_reports;
     unsigned ncpus, cache_mode;
     bool purger_running;

@@ -41,10 +41,12 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
                     st->small_allocated, st->large_count, st->large_allocated, st->huge_count,
                     st->huge_allocated, st->huge_cached_count, st->huge_cached_bytes);
     frg_sink_printf(s, "Purging: %llu madvise calls, %llu bytes purged; decay passes %llu "
-                       "(%llu bytes), trims %llu bytes; purger thread %s\n",
+                       "(%llu bytes), trims %llu bytes; purger thread %s, %llu eager purges "
+                       "offloaded to it\n",
                     (unsigned long long)st->madvise_calls, (unsigned long long)st->purged_bytes,
                     (unsigned long long)st->purge_passes, (unsigned long long)st->decayed_bytes,
-                    (unsigned long long)st->trimmed_bytes, st->purger_running ? "running" : "off");
+                    (unsigned long long)st->trimmed_bytes, st->purger_running ? "running" : "off",
+                    (unsigned long long)st->purge_offloaded);
     frg_sink_printf(s, "Caches: %llu refills, %llu flushes, %llu drains; %zu bytes cached of "
                        "%zu capacity; transfer cache %zu bytes\n",
                     (unsigned long long)st->cache_misses, (unsigned long long)st->cache_overflows,
@@ -93,10 +95,12 @@ static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins
                     (unsigned long long)st->cache_overflows, (unsigned long long)st->cache_drains);
     frg_sink_printf(s, "  \"transfer\": {\"cached\": %zu},\n", st->transfer_cached);
     frg_sink_printf(s, "  \"purge\": {\"bytes\": %llu, \"madvise_calls\": %llu, \"passes\": %llu, "
-                       "\"decayed\": %llu, \"trimmed\": %llu, \"thread\": %s},\n",
+                       "\"decayed\": %llu, \"trimmed\": %llu, \"offloaded\": %llu, "
+                       "\"thread\": %s},\n",
                     (unsigned long long)st->purged_bytes, (unsigned long long)st->madvise_calls,
                     (unsigned long long)st->purge_passes, (unsigned long long)st->decayed_bytes,
-                    (unsigned long long)st->trimmed_bytes, st->purger_running ? "true" : "false");
+                    (unsigned long long)st->trimmed_bytes, (unsigned long long)st->purge_offloaded,
+                    st->purger_running ? "true" : "false");
     frg_sink_printf(s, "  \"os\": {\"chunks\": %zu, \"chunks_unmapped\": %zu, \"mmap_calls\": %llu, "
                        "\"munmap_calls\": %llu, \"mremap_calls\": %llu},\n",
                     st->chunks, st->chunks_unmapped, (unsigned long long)st->mmap_calls,

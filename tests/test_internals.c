@@ -350,6 +350,17 @@ static void test_os_purge_ranges(void) {
     CU_ASSERT(ok[0] && ok[1] && ok[2]);
     CU_ASSERT(p[4 * pg] == 0 && p[5 * pg] == 0xCD && p[6 * pg] == 0 && p[7 * pg] == 0xCD &&
               p[8 * pg] == 0);
+
+    /* purge_vector:false: one madvise per range, same outcome */
+    memset(p + 4 * pg, 0xEF, 5 * pg);
+    frg_opt.purge_vector = 0;
+    before = frg_os_counters.madvise_calls;
+    CU_ASSERT_EQUAL(frg_os_purge_ranges(v, 3, ok), 3 * pg);
+    CU_ASSERT_EQUAL(frg_os_counters.madvise_calls - before, 3);
+    frg_opt.purge_vector = 1;
+    CU_ASSERT(ok[0] && ok[1] && ok[2]);
+    CU_ASSERT(p[4 * pg] == 0 && p[5 * pg] == 0xEF && p[6 * pg] == 0 && p[7 * pg] == 0xEF &&
+              p[8 * pg] == 0);
     frg_os_unmap(p, 3 * pg);
     frg_os_unmap(p + 4 * pg, 5 * pg);
 }

@@ -13,7 +13,11 @@
  *    working set 400 times costs a bounded number of madvise calls;
  *  - retain: wholly free chunks beyond retain_max are unmapped;
  *  - madv_free: the MADV_FREE mode works;
- *  - fault_madvise: a failing madvise loses nothing and is retried later.
+ *  - fault_madvise: a failing madvise loses nothing and is retried later;
+ *  - offload / no_offload: a burst of frees over the dirty budget is purged
+ *    by the purger thread at the freeing thread's request (or by the
+ *    freeing thread itself with purge_offload:false), down to the budget
+ *    within 300 ms.
  */
 #include "testutil.h"
 
@@ -197,6 +201,38 @@ static void fault_madvise(void) {
     TU_PASS();
 }
 
+/* 64 MiB of large objects freed at once: far over the 4 MiB dirty budget. */
+static void eager_burst(bool offloaded) {
+    enum { N = 256 };
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = frg_malloc(256 << 10);
+        memset(p[i], 1, 256 << 10);
+    }
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    uint64_t before = st.purge_offloaded;
+    for (int i = 0; i < N; i++)
+        frg_free(p[i]);
+    /* the budget is dirty_min here: next to nothing stays in use */
+    long waited = 0;
+    for (frg_stats_collect(&st); st.dirty > frg_opt.dirty_min && waited < 300; waited += 10) {
+        sleep_ms(10);
+        frg_stats_collect(&st);
+    }
+    printf("dirty %zu KiB after %ld ms, %llu purges offloaded\n", st.dirty >> 10, waited,
+           (unsigned long long)(st.purge_offloaded - before));
+    if (st.dirty > frg_opt.dirty_min)
+        TU_FAIL("dirty pages %zu KiB still over the budget after 300 ms\n", st.dirty >> 10);
+    if (offloaded && st.purge_offloaded == before)
+        TU_FAIL("no eager purge ran on the purger thread\n");
+    if (!offloaded && st.purge_offloaded != before)
+        TU_FAIL("purge_offload:false, yet the purger ran eager purges\n");
+    TU_PASS();
+}
+
+static void s_offload(void) { eager_burst(true); }
+static void s_no_offload(void) { eager_burst(false); }
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
@@ -211,6 +247,8 @@ static const struct tu_scenario scenarios[] = {
     {"retain", "retain_max:16M", retain},
     {"madv_free", "purge:free", madv_free},
     {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
+    {"offload", "", s_offload},
+    {"no_offload", "purge_offload:false", s_no_offload},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
