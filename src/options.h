@@ -35,7 +35,7 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
       "idle time after which kept pages and cached objects go back to the OS")          \
     X(purge_vector, FRG_OPT_BOOL, purge_vector, 1, 0, 1, NULL,                          \
       "purge a batch of runs with one process_madvise where the kernel allows it")      \
-    X(purge_offload, FRG_OPT_BOOL, purge_offload, 1, 0, 1, NULL,                        \
+    X(purge_offload, FRG_OPT_BOOL, purge_offload, 0, 0, 1, NULL,                        \
       "over the dirty budget, free() asks the purger thread to purge (itself past twice the budget)") \
     X(background, FRG_OPT_BOOL, background, 1, 0, 1, NULL,                              \
       "run a purger thread so an idle process also returns memory")                     \

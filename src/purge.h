@@ -5,8 +5,9 @@
  *  1. eager: a slab or run that becomes empty is freed to the page heap at
  *     once (or stashed within the dirty budget); the page heap purges with
  *     madvise as soon as its dirty pages exceed the budget (dirty_min,
- *     dirty_ratio, boost: pageheap.c) - on the purger thread, asked by the
- *     free, or past twice the budget by the freeing thread itself;
+ *     dirty_ratio, boost: pageheap.c), by the freeing thread (with
+ *     purge_offload: by the purger thread, asked by the free, unless past
+ *     twice the budget);
  *  2. decay: the purger thread returns what stayed unused for `decay_ms`
  *     (dirty pages by generation, stashed slabs, per-CPU caches, huge
  *     mappings), and everything once the whole process has been idle that

@@ -16,7 +16,7 @@
  *  - fault_madvise: a failing madvise loses nothing and is retried later;
  *  - offload / no_offload: a burst of frees over the dirty budget is purged
  *    by the purger thread at the freeing thread's request (or by the
- *    freeing thread itself with purge_offload:false), down to the budget
+ *    freeing thread itself by default, purge_offload:false), down to the budget
  *    within 300 ms.
  */
 #include "testutil.h"
@@ -247,8 +247,8 @@ static const struct tu_scenario scenarios[] = {
     {"retain", "retain_max:16M", retain},
     {"madv_free", "purge:free", madv_free},
     {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
-    {"offload", "", s_offload},
-    {"no_offload", "purge_offload:false", s_no_offload},
+    {"offload", "purge_offload:true", s_offload},
+    {"no_offload", "", s_no_offload},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
