@@ -572,9 +572,9 @@ void frg_pageheap_purge_over_budget(void) {
 }
 
 /* After a free (eager purging).  A racy look first: the common case takes
- * no lock.  Over the budget the purger thread is asked to purge, on
- * another CPU if one is free, and this thread goes on; past twice the
- * budget (the purger cannot keep up, or there is none) it purges itself. */
+ * no lock.  Over the budget this thread purges, unless purge_offload is on
+ * and the purger thread runs: then the purger is asked to (on another CPU
+ * if one is free) while this thread goes on, up to twice the budget. */
 void frg_pageheap_enforce_budget(void) {
     size_t dirty = __atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED), budget = dirty_budget();
     if (dirty <= budget)

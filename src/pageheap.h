@@ -30,8 +30,9 @@ FRG_HIDDEN struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages
  * calls frg_pageheap_enforce_budget, once it holds no lock of its own (so
  * that other threads do not wait on it while madvise runs). */
 FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
-/* Purge down to half the dirty budget if over it (eager purging).  Takes
- * no lock when under budget; returns at once if another thread is purging. */
+/* Purge down to half the dirty budget if over it (eager purging), or with
+ * purge_offload ask the purger thread to.  Takes no lock when under
+ * budget; returns at once if another thread is purging. */
 FRG_HIDDEN void frg_pageheap_enforce_budget(void);
 /* The purge it asks for: dirty pages down to the budget, on this thread. */
 FRG_HIDDEN void frg_pageheap_purge_over_budget(void);
