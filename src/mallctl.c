@@ -340,7 +340,8 @@ static const struct node percpu_kids[] = {
 
 static const struct node purge_kids[] = {
     STAT("bytes", C_U64, purged_bytes, "bytes passed to madvise, ever"),
-    STAT("madvise_calls", C_U64, madvise_calls, "purging system calls (madvise, or process_madvise for a batch of runs), ever"),
+    STAT("madvise_calls", C_U64, madvise_calls,
+         "purging system calls (madvise, or process_madvise for a batch of runs), ever"),
     STAT("passes", C_U64, purge_passes, "decay passes of the purger thread"),
     STAT("wakeups", C_U64, purge_wakeups, "purger thread wake-ups"),
     STAT("offloaded", C_U64, purge_offloaded, "eager purges the purger thread ran for a free (purge_offload)"),

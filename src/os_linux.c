@@ -194,7 +194,6 @@ static size_t purge_vector(const struct frg_os_range *ranges, size_t n, int advi
     size_t whole = 0, bytes = 0;
     while (whole < n && bytes + ranges[whole].size <= (size_t)rc)
         bytes += ranges[whole++].size;
-    COUNT(purged_bytes, bytes);
     return whole;
 #else
     (void)ranges, (void)n, (void)advice;
@@ -215,6 +214,7 @@ size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok
             ok[i] = true;
             bytes += ranges[i].size;
         }
+        COUNT(purged_bytes, bytes); /* frg_os_purge counts its own below */
     }
     /* the rest one by one: a range the vector stopped at may be partly
      * purged already, and advising it again is harmless */

@@ -7,8 +7,9 @@
  * every pop and push.  In rseq mode pops and pushes take no lock (rseq.h).
  * Refills and flushes go through the transfer cache (rank TRANSFER), in
  * lock mode with the CPU lock held; draining calls the central lists (rank
- * CENTRAL) directly, with the CPU lock held.  Eager purging (frg_pageheap_enforce_budget, which may madvise) runs only
- * after the CPU lock is released.
+ * CENTRAL) directly, with the CPU lock held.  Eager purging
+ * (frg_pageheap_enforce_budget, which may madvise) runs only after the CPU
+ * lock is released.
  */
 #define _GNU_SOURCE
 #include "percpu.h"
