@@ -29,9 +29,18 @@ struct frg_class_info {
     uint16_t nobjs;      /* objects per slab */
     uint32_t nobjs_recip; /* ceil(2^32 / nobjs): fullness without dividing */
     uint64_t div_magic;   /* ceil(2^64 / size): see frg_class_is_object_start */
-    uint32_t objs_bytes;  /* nobjs * size: offsets from here on are the tail */
+    uint64_t start_below; /* FRG_START_BELOW(size, nobjs): likewise */
 };
 #define FRG_DIV_MAGIC(size) (UINT64_MAX / (size) + 1)
+/* size * ceil(2^64/size) mod 2^64: the product's excess over 2^64 (< size;
+ * 0 for a power of two). */
+#define FRG_DIV_EXCESS(size) ((uint64_t)(size) * FRG_DIV_MAGIC(size))
+/* Object k of a slab (offset k * size) maps to k * excess, the first
+ * object past the last to nobjs * excess.  A power of two has no excess,
+ * and its objects fill their slab exactly: every multiple inside it is an
+ * object (tests/test_sizeclass.c checks that). */
+#define FRG_START_BELOW(size, nobjs) \
+    (FRG_DIV_EXCESS(size) ? (uint64_t)(nobjs) * FRG_DIV_EXCESS(size) : 1)
 
 FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCLASSES];
 FRG_HIDDEN extern const uint8_t frg_class_lookup[FRG_LOOKUP_MAX / FRG_QUANTUM + 1];
@@ -52,12 +61,16 @@ FRG_INLINE unsigned frg_size_to_class(size_t n) {
 
 FRG_INLINE size_t frg_class_size(unsigned cls) { return frg_classes[cls].size; }
 
-/* Is byte offset `off` (< 2^32) of a slab of class ci the start of an
- * object?  A multiple of the size (Lemire's test: one multiply, no
- * division: off % size == 0 iff off * ceil(2^64/size) mod 2^64 <
- * ceil(2^64/size)) and before the slab's unusable tail. */
+/* Is byte offset `off` of a slab of class ci, off < slab_pages * 4096, the
+ * start of an object?  With M = ceil(2^64/size) and e = size * M mod 2^64
+ * (0 <= e < size), off = k * size + r maps to off * M mod 2^64 =
+ * k * e + r * M: below M exactly when r = 0 (Lemire's divisibility test),
+ * and then below nobjs * e exactly when k < nobjs, i.e. not in the slab's
+ * unusable tail (k * e < M for every k in a slab).  One multiply and one
+ * compare.  Offsets past the slab are not excluded for powers of two:
+ * callers derive `off` from the page map, which keeps it inside. */
 FRG_INLINE bool frg_class_is_object_start(const struct frg_class_info *ci, uintptr_t off) {
-    return off < ci->objs_bytes && (uint64_t)off * ci->div_magic < ci->div_magic;
+    return (uint64_t)off * ci->div_magic < ci->start_below;
 }
 
 /* Index of the object containing byte offset `off` of a slab whose
