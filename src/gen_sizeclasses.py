@@ -23,7 +23,9 @@ def sizes():
     return out
 
 
-def slab_pages(size):
+def slab_pages(size, tail_div=16):
+    """Pages per slab: the fewest whose tail is <= 1/tail_div of the slab
+    (bench/census-model tries other divisors)."""
     first = -(-size // PAGE)
     best = None
     for p in range(first, 17):
@@ -31,7 +33,7 @@ def slab_pages(size):
         if b // size > 256:
             break
         waste = b % size
-        if waste * 16 <= b:
+        if waste * tail_div <= b:
             return p
         if best is None or waste / b < best[1]:
             best = (p, waste / b)
