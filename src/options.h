@@ -47,7 +47,7 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
       "which non-full slab a size class allocates from first")                         \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
       "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
-    X(cache_max, FRG_OPT_SIZE, cache_max, 1u << 20, 0, 64u << 20, NULL,                 \
+    X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \
       "bytes of free objects the transfer cache between CPU caches and slabs may hold") \
