@@ -50,6 +50,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char boot[1 << 16];
 static size_t boot_used;
 
+/* Runs on the first allocation, which in the programs this is for comes
+ * before any thread is started: no lock. */
 static void init(void) {
     if (table)
         return;

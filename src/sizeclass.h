@@ -29,7 +29,7 @@ struct frg_class_info {
     uint16_t nobjs;      /* objects per slab */
     uint32_t nobjs_recip; /* ceil(2^32 / nobjs): fullness without dividing */
     uint64_t div_magic;   /* ceil(2^64 / size): see frg_class_is_object_start */
-    uint64_t start_below; /* FRG_START_BELOW(size, nobjs): likewise */
+    uint64_t start_below; /* FRG_START_BELOW(size, nobjs): the bound of that test */
 };
 #define FRG_DIV_MAGIC(size) (UINT64_MAX / (size) + 1)
 /* size * ceil(2^64/size) mod 2^64: the product's excess over 2^64 (< size;

@@ -15,9 +15,9 @@
  *  - madv_free: the MADV_FREE mode works;
  *  - fault_madvise: a failing madvise loses nothing and is retried later;
  *  - offload / no_offload: a burst of frees over the dirty budget is purged
- *    by the purger thread at the freeing thread's request (or by the
- *    freeing thread itself by default, purge_offload:false), down to the budget
- *    within 300 ms.
+ *    down to the budget within 300 ms, by the freeing thread itself (the
+ *    default) or, with purge_offload:true, by the purger thread at its
+ *    request.
  */
 #include "testutil.h"
 
