@@ -43,6 +43,36 @@ static void destroy(struct frg_span *s, bool registered) {
     frg_pool_free(&frg_span_pool, s);
 }
 
+/* Grow the mapping of s to `size` bytes, keeping its contents: in place
+ * if the kernel can, else moved onto a new mapping whose page-map leaf is
+ * made first.  Only the caller holds s.  Its page-map entry (`entry`, at
+ * its base) is cleared before the move: once mremap has released the old
+ * range, another thread may map that address and register it, and a
+ * later clear would wipe that registration.  On success the caller
+ * registers the new base; on failure s and its entry are unchanged. */
+static bool grow_mapping(struct frg_span *s, size_t size, struct frg_span *entry) {
+    void *old = (void *)FRG_BASE(s);
+    size_t old_size = s->u.huge.map_size;
+    if (!frg_os_grow_in_place(old, old_size, size)) {
+        void *target = frg_os_map(size, FRG_MAP_HUGE);
+        if (!target)
+            return false;
+        if (!frg_pagemap_ensure((uintptr_t)target, FRG_PAGE)) {
+            frg_os_unmap(target, size);
+            return false;
+        }
+        frg_pagemap_set((uintptr_t)old, 1, NULL);
+        if (!frg_os_move(old, old_size, target, size)) {
+            frg_pagemap_set((uintptr_t)old, 1, entry);
+            frg_os_unmap(target, size);
+            return false;
+        }
+        s->base = FRG_ENC_BASE((uintptr_t)target);
+    }
+    s->u.huge.map_size = size;
+    return true;
+}
+
 /* Take the best cached mapping for `size`: the smallest that fits, else the
  * largest (to be grown by mremap, keeping its resident pages). */
 static struct frg_span *cache_take(size_t size) {
@@ -97,17 +127,9 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
         frg_os_trim_tail((void *)FRG_BASE(s), s->u.huge.map_size, usable);
         s->u.huge.map_size = usable;
     }
-    if (s && s->u.huge.map_size < usable) {
-        void *q = frg_os_remap((void *)FRG_BASE(s), s->u.huge.map_size, usable);
-        if (q) {
-            if ((uintptr_t)q != FRG_BASE(s))
-                frg_pagemap_set(FRG_BASE(s), 1, NULL);
-            s->base = FRG_ENC_BASE((uintptr_t)q);
-            s->u.huge.map_size = usable;
-        } else {
-            destroy(s, true);
-            s = NULL;
-        }
+    if (s && s->u.huge.map_size < usable && !grow_mapping(s, usable, &frg_span_freed)) {
+        destroy(s, true);
+        s = NULL;
     }
     if (s) {
         if (zero)
@@ -184,29 +206,16 @@ void *frg_huge_realloc(struct frg_span *s, size_t size) {
     size_t new_map = old_map;
     uintptr_t old_base = FRG_BASE(s);
     if (usable > old_map) {
-        if (!frg_pagemap_ensure(old_base, FRG_PAGE))
+        if (!grow_mapping(s, usable, s))
             return NULL;
-        void *q = frg_os_remap((void *)old_base, old_map, usable);
-        if (!q)
-            return NULL;
-        if (!frg_pagemap_ensure((uintptr_t)q, FRG_PAGE)) {
-            /* cannot register the new address: move it back */
-            void *back = frg_os_remap(q, usable, old_map);
-            if (back)
-                s->base = FRG_ENC_BASE((uintptr_t)back);
-            return NULL;
-        }
         new_map = usable;
-        s->base = FRG_ENC_BASE((uintptr_t)q);
     } else if (usable <= old_map / 2) {
         /* shrinking a lot: give the tail back now */
         frg_os_trim_tail((void *)old_base, old_map, usable);
         new_map = usable;
     }
-    if (FRG_BASE(s) != old_base) {
-        frg_pagemap_set(old_base, 1, NULL);
+    if (FRG_BASE(s) != old_base) /* grow_mapping cleared the old entry */
         frg_pagemap_set(FRG_BASE(s), 1, s);
-    }
     s->u.huge.map_size = new_map;
     s->u.huge.usable = usable;
     s->npages = (uint32_t)(usable / FRG_PAGE > UINT32_MAX ? UINT32_MAX : usable / FRG_PAGE);

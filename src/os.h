@@ -39,8 +39,14 @@ struct frg_os_range {
     size_t size;
 };
 FRG_HIDDEN size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok);
-/* Move or resize a mapping, keeping its contents (mremap MAYMOVE). */
-FRG_HIDDEN void *frg_os_remap(void *p, size_t old_size, size_t new_size);
+/* Grow a mapping without moving it (mremap without MAYMOVE); false if
+ * the addresses after it are taken. */
+FRG_HIDDEN bool frg_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+/* Move the mapping [p, p + old_size) onto `target`, a mapping of new_size
+ * >= old_size bytes from frg_os_map whose pages it replaces, keeping its
+ * contents (mremap MAYMOVE | FIXED).  The old range is unmapped.  On
+ * failure nothing changes. */
+FRG_HIDDEN bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size);
 /* Shrink a mapping in place: unmap its tail. */
 FRG_HIDDEN void frg_os_trim_tail(void *p, size_t old_size, size_t new_size);
 

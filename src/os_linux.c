@@ -226,23 +226,29 @@ size_t frg_os_purge_ranges(const struct frg_os_range *ranges, size_t n, bool *ok
     return bytes;
 }
 
-void *frg_os_remap(void *p, size_t old_size, size_t new_size) {
+bool frg_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
+    if (injected_fault(&fault_mmap_countdown))
+        return false;
+    COUNT(mremap_calls, 1);
+    if (mremap(p, old_size, new_size, 0) == MAP_FAILED)
+        return false;
+    COUNT(mapped_bytes, new_size - old_size);
+    return true;
+}
+
+bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size) {
     if (injected_fault(&fault_mmap_countdown)) {
         errno = ENOMEM;
-        return NULL;
+        return false;
     }
     COUNT(mremap_calls, 1);
-    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-    if (q == MAP_FAILED) {
+    if (mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) {
         errno = ENOMEM;
-        return NULL;
+        return false;
     }
-    if (new_size > old_size)
-        COUNT(mapped_bytes, new_size - old_size);
-    else
-        __atomic_fetch_sub(&frg_os_counters.mapped_bytes, old_size - new_size,
-                           __ATOMIC_RELAXED);
-    return q;
+    /* the target's new_size bytes were counted when it was mapped */
+    __atomic_fetch_sub(&frg_os_counters.mapped_bytes, old_size, __ATOMIC_RELAXED);
+    return true;
 }
 
 void frg_os_trim_tail(void *p, size_t old_size, size_t new_size) {
