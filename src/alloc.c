@@ -28,7 +28,7 @@
 #define MAX_REQUEST ((size_t)PTRDIFF_MAX)
 
 /* Word 1 of a free small object holds frg_free_key; the cache clears it. */
-FRG_INLINE void *small_alloc(unsigned cls) { return frg_cache_alloc(cls); }
+FRG_INLINE void *small_alloc(uintptr_t cls) { return frg_cache_alloc(cls); }
 
 static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
     if (FRG_UNLIKELY(size > MAX_REQUEST || align > MAX_REQUEST / 2 + 1)) {
@@ -150,8 +150,7 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
  * object?  The entry and the constant class table tell; the span
  * descriptor, which other CPUs write, is not read. */
 FRG_INLINE bool slab_object_start(uint64_t e, const void *p) {
-    return frg_class_is_object_start(&frg_classes[frg_pm_class(e)],
-                                     (uintptr_t)p - frg_pm_slab_base(e, p));
+    return frg_class_is_object_start(&frg_classes[frg_pm_class(e)], frg_pm_slab_offset(e, p));
 }
 
 FRG_API void frg_free(void *p) {

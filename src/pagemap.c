@@ -48,11 +48,10 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
 void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span) {
     uintptr_t page = addr >> FRG_PAGE_SHIFT;
     uint64_t value = (uint64_t)(uintptr_t)span;
-    size_t slab_index = 0; /* page index inside the slab */
-    if (span && span->kind == FRG_SPAN_SLAB) {
-        value |= FRG_PM_SLAB | (uint64_t)span->sclass << FRG_PM_CLASS_SHIFT;
-        slab_index = (addr - FRG_BASE(span)) >> FRG_PAGE_SHIFT;
-    }
+    FRG_CHECK(!(value & ~FRG_PM_SPAN_MASK)); /* 16-byte aligned, below 2^47 */
+    if (span && span->kind == FRG_SPAN_SLAB)
+        value |= FRG_PM_SLAB | (uint64_t)span->sclass << FRG_PM_CLASS_SHIFT |
+                 ((FRG_BASE(span) >> FRG_PM_BASE_SHIFT) & 15);
     for (size_t i = 0; i < npages; i++, page++) {
         struct frg_pm_leaf *leaf = frg_pm_root[page >> FRG_PM_LEAF_BITS];
         size_t idx = page & ((1u << FRG_PM_LEAF_BITS) - 1);
@@ -60,10 +59,7 @@ void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span) {
         if (FRG_UNLIKELY(!(__atomic_load_n(&leaf->touched, __ATOMIC_RELAXED) & bit)) &&
             !(__atomic_fetch_or(&leaf->touched, bit, __ATOMIC_RELAXED) & bit))
             __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED);
-        uint64_t e = value;
-        if (value & FRG_PM_SLAB)
-            e |= (uint64_t)(slab_index + i) << FRG_PM_INDEX_SHIFT;
-        __atomic_store_n(&leaf->entry[idx], e, __ATOMIC_RELEASE);
+        __atomic_store_n(&leaf->entry[idx], value, __ATOMIC_RELEASE);
     }
 }
 

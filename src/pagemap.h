@@ -24,17 +24,23 @@
 
 #define FRG_PM_LEAF_PAGES ((sizeof(void *) << FRG_PM_LEAF_BITS) / FRG_PAGE)
 
-/* An entry is the span descriptor's address (low 47 bits; 0 = not ours).
- * The pages of a slab also carry FRG_PM_SLAB, the slab's size class and
- * the page's index inside the slab: free() checks an object and finds its
- * class from the entry and the constant class table, without reading the
- * descriptor, whose other fields the central lists write from any CPU. */
-#define FRG_PM_SPAN_MASK (((uint64_t)1 << FRG_VA_BITS) - 1)
+/* An entry is the span descriptor's address (bits 4-46; 0 = not ours;
+ * descriptors are 16-byte aligned).  The pages of a slab also carry
+ * FRG_PM_SLAB (bit 47), the slab's size class (bits 56-63) and bits 12-15
+ * of the slab's base address (bits 0-3): free() checks an object and
+ * finds its class from the entry and the constant class table, without
+ * reading the descriptor, whose other fields the central lists write from
+ * any CPU.  Those four base bits are all it needs to find an object's
+ * offset in a slab of at most 64 KiB (frg_pm_slab_offset). */
+#define FRG_PM_SPAN_MASK ((((uint64_t)1 << FRG_VA_BITS) - 1) & ~(uint64_t)15)
 #define FRG_PM_SLAB ((uint64_t)1 << FRG_VA_BITS)
-#define FRG_PM_CLASS_SHIFT 48
-#define FRG_PM_INDEX_SHIFT 56
+#define FRG_PM_CLASS_SHIFT 56
+#define FRG_PM_BASE_SHIFT 12 /* entry bits 0-3 are the base's bits 12-15 */
 _Static_assert(FRG_NCLASSES <= 256, "a size class fits the entry's 8 bits");
-_Static_assert(FRG_SLAB_MAX_PAGES <= 256, "a slab page index fits the entry's 8 bits");
+_Static_assert(FRG_SLAB_MAX_PAGES * FRG_PAGE <= 65536,
+               "an offset inside a slab fits 16 bits (frg_pm_slab_offset)");
+_Static_assert(sizeof(struct frg_span) % 16 == 0 && _Alignof(struct frg_span) >= 16,
+               "descriptors leave the entry's low 4 bits free");
 
 struct frg_pm_leaf {
     uint64_t entry[1u << FRG_PM_LEAF_BITS];
@@ -59,31 +65,31 @@ FRG_HIDDEN void frg_pagemap_reinit_lock(void);
 
 FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
     uintptr_t a = (uintptr_t)ptr;
-    if (FRG_UNLIKELY(a >> FRG_VA_BITS))
+    uintptr_t root_idx = a >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
+    if (FRG_UNLIKELY(root_idx >= ((uintptr_t)1 << FRG_PM_ROOT_BITS))) /* a >= 2^47 */
         return 0;
-    uintptr_t page = a >> FRG_PAGE_SHIFT;
-    struct frg_pm_leaf *leaf =
-        __atomic_load_n(&frg_pm_root[page >> FRG_PM_LEAF_BITS], __ATOMIC_ACQUIRE);
+    struct frg_pm_leaf *leaf = __atomic_load_n(&frg_pm_root[root_idx], __ATOMIC_ACQUIRE);
     if (FRG_UNLIKELY(!leaf))
         return 0;
-    return __atomic_load_n(&leaf->entry[page & ((1u << FRG_PM_LEAF_BITS) - 1)],
-                           __ATOMIC_RELAXED);
+    uintptr_t leaf_idx = (a >> FRG_PAGE_SHIFT) & ((1u << FRG_PM_LEAF_BITS) - 1);
+    return __atomic_load_n(&leaf->entry[leaf_idx], __ATOMIC_RELAXED);
 }
 
 FRG_INLINE struct frg_span *frg_pm_span(uint64_t entry) {
     return (struct frg_span *)(uintptr_t)(entry & FRG_PM_SPAN_MASK);
 }
 
-/* For an entry with FRG_PM_SLAB: the slab's class, and the slab's first
- * byte given an address `ptr` inside it. */
+/* For an entry with FRG_PM_SLAB: the slab's class, and the byte offset of
+ * `ptr` (an address inside the slab) from the slab's base.  The offset is
+ * below 2^16, so it is (ptr - base) mod 2^16, and base mod 2^16 is the
+ * entry's low 4 bits shifted up by 12: the entry's other bits shift out
+ * of the 16-bit result. */
 FRG_INLINE unsigned frg_pm_class(uint64_t entry) {
-    return (unsigned)(entry >> FRG_PM_CLASS_SHIFT) & 0xff;
+    return (unsigned)(entry >> FRG_PM_CLASS_SHIFT);
 }
-FRG_INLINE uintptr_t frg_pm_slab_base(uint64_t entry, const void *ptr) {
-    return ((uintptr_t)ptr & ~(uintptr_t)(FRG_PAGE - 1)) -
-           ((uintptr_t)(entry >> FRG_PM_INDEX_SHIFT) << FRG_PAGE_SHIFT);
+FRG_INLINE uint16_t frg_pm_slab_offset(uint64_t entry, const void *ptr) {
+    return (uint16_t)((uintptr_t)ptr - (uintptr_t)(entry << FRG_PM_BASE_SHIFT));
 }
-
 FRG_INLINE struct frg_span *frg_pagemap_lookup(const void *ptr) {
     return frg_pm_span(frg_pagemap_entry(ptr));
 }

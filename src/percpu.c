@@ -346,7 +346,7 @@ static void rseq_free_miss(unsigned cls, void *p) {
 
 static void *cache_alloc_slow(unsigned cls);
 
-void *frg_cache_alloc_slow(unsigned cls) {
+void *frg_cache_alloc_slow(uintptr_t cls) {
     void *p = cache_alloc_slow(cls);
     if (p) {
         FRG_VG_OWN((uint64_t *)p + 1, 8); /* memcheck: still a freed block */
@@ -375,7 +375,7 @@ static void *cache_alloc_slow(unsigned cls) {
     }
 }
 
-void frg_cache_free_slow(unsigned cls, void *p) {
+void frg_cache_free_slow(uintptr_t cls, void *p) {
     switch (frg_cache_mode) {
 #if FRG_HAVE_RSEQ
     case FRG_CACHE_RSEQ:

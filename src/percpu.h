@@ -24,12 +24,12 @@
 enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ };
 FRG_HIDDEN extern int frg_cache_mode;
 
-FRG_HIDDEN void *frg_cache_alloc_slow(unsigned cls);
-FRG_HIDDEN void frg_cache_free_slow(unsigned cls, void *p);
+FRG_HIDDEN void *frg_cache_alloc_slow(uintptr_t cls);
+FRG_HIDDEN void frg_cache_free_slow(uintptr_t cls, void *p);
 
 /* An object of class cls whose word 1 (where free leaves its key) is
  * cleared, or NULL with errno = ENOMEM. */
-FRG_INLINE void *frg_cache_alloc(unsigned cls) {
+FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
 #if FRG_HAVE_RSEQ
     if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
         void *p = frg_rseq_pop(cls);
@@ -43,7 +43,7 @@ FRG_INLINE void *frg_cache_alloc(unsigned cls) {
 }
 
 /* p is a validated live object of class cls. */
-FRG_INLINE void frg_cache_free(unsigned cls, void *p) {
+FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
 #if FRG_HAVE_RSEQ
     if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ) && FRG_LIKELY(frg_rseq_push(cls, p)))
         return;

@@ -20,8 +20,8 @@ unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
         unsigned taken;
         __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
                      "1:\n\t" FRG_RSEQ_REGION(miss)
-                     "movzwl (%%rax,%[h]), %%ecx\n\t"
-                     "movzwl 4(%%rax,%[h]), %%edx\n\t"
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
+                     "movzwl 4(%%rax,%[cls],8), %%edx\n\t"
                      "movl %%ecx, %%r8d\n\t"
                      "subl %%edx, %%r8d\n\t"
                      "jle %l[miss]\n\t"
@@ -36,11 +36,11 @@ unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
                      "incl %%edx\n\t"
                      "cmpl %%edx, %%r8d\n\t"
                      "jne 5b\n\t"
-                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      : [taken] "=&r"(taken)
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [h] "r"((uintptr_t)cls * 8), [n] "r"(n), [out] "r"(out)
+                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [out] "r"(out)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
         return taken;
@@ -58,8 +58,8 @@ unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n) {
         unsigned taken;
         __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
                      "1:\n\t" FRG_RSEQ_REGION(miss)
-                     "movzwl (%%rax,%[h]), %%ecx\n\t"
-                     "movzwl 2(%%rax,%[h]), %%r8d\n\t"
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
+                     "movzwl 2(%%rax,%[cls],8), %%r8d\n\t"
                      "subl %%ecx, %%r8d\n\t"
                      "jle %l[miss]\n\t"
                      "cmpl %[n], %%r8d\n\t"
@@ -73,11 +73,11 @@ unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n) {
                      "incl %%edx\n\t"
                      "cmpl %%edx, %%r8d\n\t"
                      "jne 5b\n\t"
-                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      : [taken] "=&r"(taken)
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [h] "r"((uintptr_t)cls * 8), [n] "r"(n), [in] "r"(in)
+                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [in] "r"(in)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
         return taken;
@@ -97,14 +97,14 @@ bool frg_rseq_set_end(unsigned cpu, unsigned cls, unsigned new_end) {
                      "jne %l[fail]\n\t"
                      "shlq $" FRG_STR(FRG_REGION_SHIFT) ", %%rax\n\t"
                      "addq %[base], %%rax\n\t"
-                     "movzwl (%%rax,%[h]), %%ecx\n\t"
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
                      "cmpl %[ne], %%ecx\n\t"
                      "ja %l[fail]\n\t"
-                     "movw %w[ne], 2(%%rax,%[h])\n\t"
+                     "movw %w[ne], 2(%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [h] "r"((uintptr_t)cls * 8), [cpu] "r"(cpu), [ne] "r"(new_end)
+                       [cls] "r"((uintptr_t)cls), [cpu] "r"(cpu), [ne] "r"(new_end)
                      : "rax", "rcx", "memory", "cc"
                      : fail, retry);
         return true;

@@ -90,21 +90,22 @@ FRG_INLINE void **frg_cpu_slots(unsigned cpu) {
     "addq %[base], %%rax\n\t"
 
 /* Pop one object of class `cls` from this CPU's cache; NULL if empty. */
-FRG_INLINE void *frg_rseq_pop(unsigned cls) {
+FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
     for (;;) {
         void *obj;
         __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
                      "1:\n\t" FRG_RSEQ_REGION(miss)
-                     "movzwl (%%rax,%[h]), %%ecx\n\t"
-                     "cmpw 4(%%rax,%[h]), %%cx\n\t"
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
+                     "cmpw 4(%%rax,%[cls],8), %%cx\n\t"
                      "jbe %l[miss]\n\t"
                      "movq -8(%%rax,%%rcx,8), %[obj]\n\t"
                      "decl %%ecx\n\t"
-                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      : [obj] "=&r"(obj)
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [h] "r"((uintptr_t)cls * 8)
+                       /* in rdi, where a miss's call to the slow path wants it */
+                       [cls] "D"(cls)
                      : "rax", "rcx", "memory", "cc"
                      : miss, retry);
         if (!obj) /* slots never hold NULL: lets the caller skip its test */
@@ -118,20 +119,20 @@ FRG_INLINE void *frg_rseq_pop(unsigned cls) {
 }
 
 /* Push one object of class `cls` onto this CPU's cache; false if full. */
-FRG_INLINE bool frg_rseq_push(unsigned cls, void *obj) {
+FRG_INLINE bool frg_rseq_push(uintptr_t cls, void *obj) {
     for (;;) {
         __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
                      "1:\n\t" FRG_RSEQ_REGION(miss)
-                     "movzwl (%%rax,%[h]), %%ecx\n\t"
-                     "cmpw 2(%%rax,%[h]), %%cx\n\t"
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
+                     "cmpw 2(%%rax,%[cls],8), %%cx\n\t"
                      "jae %l[miss]\n\t"
                      "movq %[obj], (%%rax,%%rcx,8)\n\t"
                      "incl %%ecx\n\t"
-                     "movw %%cx, (%%rax,%[h])\n\t"
+                     "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [h] "r"((uintptr_t)cls * 8), [obj] "r"(obj)
+                       [cls] "r"(cls), [obj] "r"(obj)
                      : "rax", "rcx", "memory", "cc"
                      : miss, retry);
         return true;

@@ -22,8 +22,9 @@ enum frg_span_kind { FRG_SPAN_SLAB = 1, FRG_SPAN_LARGE = 2, FRG_SPAN_HUGE = 3 };
 
 struct frg_chunk;
 
+/* 16-byte aligned: the page map keeps slab data in an entry's low bits. */
 struct frg_span {
-    uintptr_t base;     /* address of the first byte (read with FRG_BASE) */
+    _Alignas(16) uintptr_t base; /* address of the first byte (read with FRG_BASE) */
     uint32_t npages;    /* pages in the run (huge: pages of the usable size) */
     uint8_t kind;       /* enum frg_span_kind */
     uint8_t sclass;     /* slab: size class */
