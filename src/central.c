@@ -31,8 +31,13 @@ struct frg_central frg_central[FRG_NCLASSES] = {
 
 /* floor(used * 8 / nobjs), by multiplying with the class's reciprocal. */
 static unsigned fullness_bucket(const struct frg_span *s) {
-    uint64_t used = (uint64_t)(s->nobjs - s->nfree) * FRG_FULLNESS_BUCKETS;
-    return (unsigned)((used * frg_classes[s->sclass].nobjs_recip) >> 32);
+    const struct frg_class_info *ci = &frg_classes[s->sclass];
+    uint64_t used = (uint64_t)(ci->nobjs - s->nfree) * FRG_FULLNESS_BUCKETS;
+    return (unsigned)((used * ci->nobjs_recip) >> 32);
+}
+
+static bool slab_empty(const struct frg_span *s) {
+    return s->nfree == frg_classes[s->sclass].nobjs;
 }
 
 /* ---- order "fullest": lists by fullness ------------------------------- */
@@ -217,7 +222,10 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
         struct frg_span *s = pick(c);
         if (!s && !(s = new_slab(c, cls)))
             break;
+        uint16_t purged = s->purged;
         got += frg_slab_take(s, out + got, n - got);
+        if (FRG_UNLIKELY(purged != s->purged))
+            c->purged_pages -= (size_t)(__builtin_popcount(purged) - __builtin_popcount(s->purged));
         relist(c, s);
     }
     c->objs_out += got;
@@ -234,6 +242,12 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
 static void release_slab(struct frg_central *c, struct frg_span *s) {
     unlist(c, s);
     c->nslabs--;
+    if (s->purged) { /* partly purged already: not worth stashing */
+        c->purged_pages -= (size_t)__builtin_popcount(s->purged);
+        c->slabs_released++;
+        frg_pageheap_free(s); /* it counts only the other pages as dirty */
+        return;
+    }
     size_t room = frg_pageheap_dirty_room();
     /* The budget shrinks as the heap does: this class's stash gives back
      * what no longer fits (other classes do the same on their next
@@ -284,15 +298,115 @@ size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
+/* ---- free pages of partial slabs ------------------------------------------ */
+
+/* Runs of slab pages gathered for one purge call. */
+struct page_batch {
+    struct frg_os_range range[FRG_OS_PURGE_VECTOR];
+    struct frg_span *slab[FRG_OS_PURGE_VECTOR];
+    uint16_t pages[FRG_OS_PURGE_VECTOR]; /* the run, as span->purged bits */
+    size_t n;
+};
+
+/* Purge the batch and mark what was purged.  Class lock held. */
+static size_t flush_pages(struct frg_central *c, struct page_batch *b) {
+    bool ok[FRG_OS_PURGE_VECTOR];
+    size_t bytes = 0;
+    if (!b->n)
+        return 0;
+    frg_os_purge_ranges(b->range, b->n, ok);
+    for (size_t i = 0; i < b->n; i++)
+        if (ok[i]) {
+            b->slab[i]->purged |= b->pages[i];
+            c->purged_pages += (size_t)__builtin_popcount(b->pages[i]);
+            bytes += b->range[i].size;
+        }
+    b->n = 0;
+    return bytes;
+}
+
+/* Add slab s's free pages not purged yet to the batch. */
+static size_t sweep_slab(struct frg_central *c, struct frg_span *s, struct page_batch *b) {
+    if ((size_t)s->nfree * frg_class_size(s->sclass) < FRG_PAGE)
+        return 0; /* less than a page of free objects: no free page */
+    size_t bytes = 0;
+    unsigned todo = frg_slab_free_pages(s) & ~(unsigned)s->purged;
+    while (todo) {
+        unsigned first = (unsigned)__builtin_ctz(todo);
+        unsigned len = (unsigned)__builtin_ctz(~(todo >> first));
+        uint16_t run = (uint16_t)(((1u << len) - 1) << first);
+        todo &= ~(unsigned)run;
+        if (b->n == FRG_OS_PURGE_VECTOR)
+            bytes += flush_pages(c, b);
+        b->range[b->n].addr = (void *)(FRG_BASE(s) + (size_t)first * FRG_PAGE);
+        b->range[b->n].size = (size_t)len * FRG_PAGE;
+        b->slab[b->n] = s;
+        b->pages[b->n++] = run;
+    }
+    return bytes;
+}
+
+/* Class lock held, across the madvise calls: no object on a page being
+ * purged can be taken meanwhile. */
+static size_t sweep_class(struct frg_central *c) {
+    struct page_batch b;
+    b.n = 0;
+    size_t bytes = 0;
+    if (frg_opt.slab_order == FRG_ORDER_ADDRESS) {
+        for (size_t i = 0; i < c->heap_len; i++)
+            bytes += sweep_slab(c, c->heap[i], &b);
+    } else {
+        for (unsigned k = 0; k < FRG_FULLNESS_BUCKETS; k++)
+            for (struct frg_span *s = c->partial[k]; s; s = s->next)
+                bytes += sweep_slab(c, s, &b);
+    }
+    bytes += flush_pages(c, &b);
+    c->ops_swept = c->nmalloc + c->nfree;
+    return bytes;
+}
+
+size_t frg_central_purge_free_pages(bool all) {
+    size_t bytes = 0;
+    for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
+        if (frg_classes[cls].slab_pages < 2)
+            continue;
+        struct frg_central *c = &frg_central[cls];
+        frg_lock(&c->lock);
+        uint64_t ops = c->nmalloc + c->nfree;
+        bool quiet = ops == c->ops_seen;
+        c->ops_seen = ops;
+        if (all || (quiet && ops != c->ops_swept))
+            bytes += sweep_class(c);
+        frg_unlock(&c->lock);
+    }
+    return bytes;
+}
+
+bool frg_central_unswept(void) {
+    for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
+        if (frg_classes[cls].slab_pages < 2)
+            continue;
+        struct frg_central *c = &frg_central[cls];
+        frg_lock(&c->lock);
+        bool unswept = c->nslabs && c->nmalloc + c->nfree != c->ops_swept;
+        frg_unlock(&c->lock);
+        if (unswept)
+            return true;
+    }
+    return false;
+}
+
 /* After a run of frees into slab s (at least one object went back): release
  * it if empty, else file it by its new fullness.  Returns true if released.
  * Class lock held. */
 static bool settle(struct frg_central *c, struct frg_span *s) {
-    if (s->nfree == s->nobjs) {
+    if (slab_empty(s)) {
         release_slab(c, s);
         return true;
     }
     relist(c, s);
+    if (frg_classes[s->sclass].slab_pages > 1)
+        frg_purge_notify(); /* its free pages go back once the class is quiet */
     return false;
 }
 
@@ -372,7 +486,8 @@ bool frg_central_validate(void) {
         frg_lock(&c->lock);
         size_t n = 0;
         for (struct frg_span *s = c->stash; s; s = s->next, n++)
-            if (s->nfree != s->nobjs || s->sclass != cls || frg_pagemap_lookup((void *)FRG_BASE(s)) != s) {
+            if (!slab_empty(s) || s->purged || s->sclass != cls ||
+                frg_pagemap_lookup((void *)FRG_BASE(s)) != s) {
                 frg_warn("central class %u: stashed slab %p not empty", cls, (void *)FRG_BASE(s));
                 ok = false;
             }
@@ -396,7 +511,7 @@ bool frg_central_validate(void) {
             }
             for (struct frg_span *s = c->partial[b]; s; s = s->next) {
                 if (s->bucket != b || s->sclass != cls || s->kind != FRG_SPAN_SLAB ||
-                    s->nfree == 0 || s->nfree == s->nobjs || fullness_bucket(s) != b ||
+                    s->nfree == 0 || slab_empty(s) || fullness_bucket(s) != b ||
                     frg_pagemap_lookup((void *)FRG_BASE(s)) != s || !frg_slab_validate(s)) {
                     frg_warn("central class %u: slab %p misfiled on list %u", cls,
                              (void *)FRG_BASE(s), b);

@@ -36,6 +36,9 @@ struct frg_central {
     uint64_t nmalloc;  /* objects taken out of slabs, ever */
     uint64_t nfree;    /* objects put back into slabs, ever */
     uint64_t slabs_created, slabs_released;
+    size_t purged_pages;  /* pages of partial slabs given back (span->purged) */
+    uint64_t ops_seen;    /* nmalloc + nfree at the purger's last look */
+    uint64_t ops_swept;   /* nmalloc + nfree when its free pages were last purged */
 } FRG_ALIGNED(FRG_CACHELINE);
 
 FRG_HIDDEN extern struct frg_central frg_central[FRG_NCLASSES];
@@ -55,6 +58,14 @@ FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned
 FRG_HIDDEN size_t frg_central_release_stash(uint64_t unused_since_ns);
 /* Bytes of empty slabs kept for reuse, all classes. */
 FRG_HIDDEN size_t frg_central_stash_bytes(void);
+/* Give back the pages of partial slabs on which every object is free
+ * (classes whose slabs have several pages), class by class with the
+ * class's lock held across the madvise.  `all`: every such class (trim,
+ * idle process); else only classes no object entered or left since the
+ * previous call and not swept since they last did.  Returns bytes purged. */
+FRG_HIDDEN size_t frg_central_purge_free_pages(bool all);
+/* Some class with partial multi-page slabs changed since its last sweep. */
+FRG_HIDDEN bool frg_central_unswept(void);
 
 /* Debug: lists, counts and every slab of every class are consistent. */
 FRG_HIDDEN bool frg_central_validate(void);

@@ -197,6 +197,8 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
     }
     printf("  returned to the OS: %.1f MiB by madvise (%llu calls), %zu chunks unmapped\n",
            mib(st->purged_bytes), (unsigned long long)st->madvise_calls, st->chunks_unmapped);
+    printf("  free pages of slabs that hold live objects, returned: %.1f MiB\n",
+           mib(st->slab_purged));
     printf("  objects: large %zu (%.1f MiB), huge %zu (%.1f MiB)\n", st->large_count,
            mib(st->large_allocated), st->huge_count, mib(st->huge_allocated));
     int order[FRG_NCLASSES];
@@ -209,7 +211,8 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
             break;
         size_t live = c->objs_out - c->cached, cap = c->slabs * (c->slab_pages * 4096 / c->size);
         printf("    %8zu %8zu %10zu %10.2f %10.2f %4zu%%\n", c->size, c->slabs, live,
-               mib(live * c->size), mib(c->slabs * c->slab_pages * 4096), cap ? live * 100 / cap : 0);
+               mib(live * c->size), mib((c->slabs * c->slab_pages - c->purged_pages) * 4096),
+               cap ? live * 100 / cap : 0);
     }
 }
 
@@ -221,9 +224,9 @@ static void print_json(int pid, const char *path, const struct frg_stats *st, do
            mode_name(st->cache_mode), st->ncpus, st->purger_running ? "true" : "false");
     printf(" \"allocated\": %zu, \"cached\": %zu, \"dirty\": %zu, \"fragmented\": %zu, "
            "\"metadata\": %zu, \"resident\": %zu, \"active\": %zu, \"mapped\": %zu, "
-           "\"retained\": %zu,\n",
+           "\"retained\": %zu, \"slab_purged\": %zu,\n",
            st->allocated, st->cached, st->dirty, st->fragmented, st->metadata, st->resident,
-           st->active, st->mapped, st->retained);
+           st->active, st->mapped, st->retained, st->slab_purged);
     printf(" \"purged_bytes\": %llu, \"madvise_calls\": %llu, \"large_count\": %zu, "
            "\"huge_count\": %zu,\n \"bins\": [",
            (unsigned long long)st->purged_bytes, (unsigned long long)st->madvise_calls,

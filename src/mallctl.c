@@ -375,6 +375,7 @@ static const struct node stats_kids[] = {
     STAT("cached", C_SIZE, cached, "free objects in per-CPU and transfer caches, cached huge mappings"),
     STAT("transfer_cached", C_SIZE, transfer_cached, "bytes of free objects in the transfer cache"),
     STAT("fragmented", C_SIZE, fragmented, "free space inside slabs that hold live objects"),
+    STAT("slab_purged", C_SIZE, slab_purged, "free pages inside slabs that hold live objects, given back to the OS"),
     STAT("small_allocated", C_SIZE, small_allocated, "bytes in live small objects"),
     STAT("misuse_reports", C_U64, misuse_reports, "double or invalid frees reported"),
     DIR("large", large_kids, "large objects (64 KiB - 1 MiB)"),

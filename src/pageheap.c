@@ -489,11 +489,24 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     return span;
 }
 
+/* `purged`: all its pages were purged; else those of a slab's
+ * span->purged were (they come back clean, the others dirty). */
 static void free_span(struct frg_span *span, bool purged) {
     struct frg_chunk *c = span->chunk;
+    size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
+    unsigned clean = !purged && span->kind == FRG_SPAN_SLAB ? span->purged : 0;
     frg_lock(&heap.lock);
     frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
-    give_pages(c, (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE, span->npages, !purged);
+    if (!clean) {
+        give_pages(c, first, span->npages, !purged);
+    } else {
+        for (size_t j = 0, run; j < span->npages; j += run) { /* runs of one state */
+            bool dirty = !(clean >> j & 1);
+            for (run = 1; j + run < span->npages && !(clean >> (j + run) & 1) == dirty; run++)
+                ;
+            give_pages(c, first + j, run, dirty);
+        }
+    }
     __atomic_store_n(&heap.used_pages, heap.used_pages - (span->npages), __ATOMIC_RELAXED);
     frg_unlock(&heap.lock);
     frg_pool_free(&frg_span_pool, span);

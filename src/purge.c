@@ -106,7 +106,7 @@ static bool anything_cached(void) {
     frg_percpu_stats(&cs);
     return hp.dirty_pages || hs.cached || cs.capacity_bytes || frg_central_stash_bytes() ||
            frg_transfer_bytes() ||
-           hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max;
+           hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max || frg_central_unswept();
 }
 
 size_t frg_purge_decay_pass(uint64_t now_ns) {
@@ -130,6 +130,8 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         frg_transfer_drain(FRG_NCLASSES);
     }
     size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
+    /* free pages inside partial slabs: of classes quiet for a tick */
+    bytes += frg_central_purge_free_pages(before == UINT64_MAX);
     bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
@@ -147,6 +149,7 @@ size_t frg_purge_all(void) {
     frg_percpu_drain_all(true);
     frg_transfer_drain(FRG_NCLASSES);
     size_t bytes = frg_central_release_stash(UINT64_MAX);
+    bytes += frg_central_purge_free_pages(true);
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();

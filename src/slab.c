@@ -1,21 +1,25 @@
 /*
  * slab.c - the free-object bitmap of a slab.
  *
- * Owns: span->freemap, nfree, nobjs of slab spans (size and reciprocal come
- * from the class table, frg_classes[sclass]).
+ * Owns: span->freemap, nfree and purged of slab spans (size, object count
+ * and reciprocal come from the class table, frg_classes[sclass]): which
+ * objects are free, and which pages hold only free objects.
  * Locking: callers hold the central lock of the slab's class.
  */
 #include "slab.h"
 
 #include "bitmap.h"
 #include "report.h"
+#include "os.h"
 #include "sizeclass.h"
+
+_Static_assert(FRG_SLAB_MAX_PAGES <= 16, "a slab's pages fit span->purged");
 
 void frg_slab_format(struct frg_span *s, unsigned cls) {
     const struct frg_class_info *ci = &frg_classes[cls];
     s->sclass = (uint8_t)cls;
-    s->nobjs = ci->nobjs;
     s->nfree = ci->nobjs;
+    s->purged = 0;
     for (unsigned w = 0; w < FRG_SLAB_MAP_WORDS; w++)
         s->u.freemap[w] = 0;
     frg_bm_fill(s->u.freemap, 0, ci->nobjs, 1);
@@ -34,7 +38,30 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
         s->u.freemap[w] = bits;
     }
     s->nfree = (uint16_t)(s->nfree - got);
+    if (FRG_UNLIKELY(s->purged)) /* the objects' pages will be touched again */
+        for (unsigned k = 0; k < got; k++) {
+            uintptr_t off = (uintptr_t)out[k] - FRG_BASE(s);
+            unsigned first = (unsigned)(off >> FRG_PAGE_SHIFT);
+            unsigned last = (unsigned)((off + size - 1) >> FRG_PAGE_SHIFT);
+            s->purged &= (uint16_t)~(((2u << last) - 1) & ~((1u << first) - 1));
+        }
     return got;
+}
+
+uint16_t frg_slab_free_pages(const struct frg_span *s) {
+    const struct frg_class_info *ci = &frg_classes[s->sclass];
+    uint16_t mask = 0;
+    for (unsigned j = 0; j < s->npages; j++) {
+        /* objects with a byte on page j: first..last (none: the tail) */
+        uintptr_t lo = (uintptr_t)j << FRG_PAGE_SHIFT, hi = lo + FRG_PAGE - 1;
+        uint32_t first = frg_class_obj_index(ci->recip, lo);
+        uint32_t last = frg_class_obj_index(ci->recip, hi);
+        if (last >= ci->nobjs)
+            last = ci->nobjs - 1u;
+        if (first <= last && frg_bm_count(s->u.freemap, first, last - first + 1) == last - first + 1)
+            mask |= (uint16_t)(1u << j);
+    }
+    return mask;
 }
 
 /* Object index of p, or -1 if p is not the start of an object. */
@@ -65,10 +92,11 @@ bool frg_slab_is_live(const struct frg_span *s, const void *p) {
 
 bool frg_slab_validate(const struct frg_span *s) {
     size_t free_bits = frg_bm_count(s->u.freemap, 0, FRG_SLAB_MAX_OBJS);
-    size_t beyond = frg_bm_count(s->u.freemap, s->nobjs, FRG_SLAB_MAX_OBJS - s->nobjs);
     const struct frg_class_info *ci = &frg_classes[s->sclass];
-    if (free_bits != s->nfree || beyond || s->nobjs != ci->nobjs ||
-        s->npages != ci->slab_pages) {
+    size_t beyond = frg_bm_count(s->u.freemap, ci->nobjs, FRG_SLAB_MAX_OBJS - ci->nobjs);
+    /* a purged page holds no live object */
+    if (free_bits != s->nfree || beyond || s->npages != ci->slab_pages ||
+        (s->purged & ~frg_slab_free_pages(s))) {
         frg_warn("slab validation failed for slab %p (class %u)", (void *)FRG_BASE(s),
                  s->sclass);
         return false;

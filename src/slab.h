@@ -1,7 +1,8 @@
 /*
  * slab.h - object bookkeeping inside one slab span.
  *
- * A slab is a span whose pages hold `nobjs` objects of one size class,
+ * A slab is a span whose pages hold `nobjs` objects of one size class
+ * (frg_classes[sclass]),
  * back to back from the span's base.  Which objects are free is an
  * out-of-band bitmap in the span descriptor: nothing is written into free
  * objects, so a use-after-free or overflow cannot corrupt it, and a double
@@ -17,13 +18,19 @@ enum frg_slab_put { FRG_PUT_OK, FRG_PUT_DOUBLE_FREE, FRG_PUT_INTERIOR };
 
 /* Lay out a fresh slab of class `cls`: every object free. */
 FRG_HIDDEN void frg_slab_format(struct frg_span *s, unsigned cls);
-/* Take up to n free objects, lowest addresses first; returns how many. */
+/* Take up to n free objects, lowest addresses first; returns how many.
+ * The pages they lie on are no longer counted as purged. */
 FRG_HIDDEN unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n);
 /* Return one object to its slab. */
 FRG_HIDDEN enum frg_slab_put frg_slab_put(struct frg_span *s, void *p);
+/* Pages of s that hold objects, all of them free (bit j = page j), purged
+ * or not (see s->purged).  A page of nothing but the slab's unused tail is
+ * never touched, so never counted. */
+FRG_HIDDEN uint16_t frg_slab_free_pages(const struct frg_span *s);
 /* Is p the start of an object that is currently allocated? */
 FRG_HIDDEN bool frg_slab_is_live(const struct frg_span *s, const void *p);
-/* Debug: freemap consistent with nfree and nobjs. */
+/* Debug: freemap consistent with nfree and the class, no live object on
+ * a purged page. */
 FRG_HIDDEN bool frg_slab_validate(const struct frg_span *s);
 
 #endif

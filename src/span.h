@@ -29,7 +29,8 @@ struct frg_span {
     uint8_t kind;       /* enum frg_span_kind */
     uint8_t sclass;     /* slab: size class */
     uint16_t nfree;     /* slab: free objects */
-    uint16_t nobjs;     /* slab: objects in the slab */
+    uint16_t purged;    /* slab: bit j set = page j was given back to the OS while
+                         * the slab held live objects (every object on it free) */
     uint8_t bucket;     /* slab: fullness list it is on, or FRG_SLAB_UNLISTED */
     uint8_t pad;
     uint32_t order_idx; /* slab: position in its class's address heap */

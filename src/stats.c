@@ -60,6 +60,7 @@ void frg_stats_collect(struct frg_stats *st) {
         cs->nfree = ce->nfree;
         cs->slabs_created = ce->slabs_created;
         cs->slabs_released = ce->slabs_released;
+        cs->purged_pages = ce->purged_pages;
         frg_unlock(&ce->lock);
         cs->size = frg_class_size(c);
         cs->slab_pages = frg_classes[c].slab_pages;
@@ -69,7 +70,8 @@ void frg_stats_collect(struct frg_stats *st) {
         st->transfer_cached += (in_transfer < cs->cached ? in_transfer : cs->cached) * cs->size;
         small_out += cs->objs_out * cs->size;
         small_cached += cs->cached * cs->size;
-        small_active += cs->slabs * cs->slab_pages * FRG_PAGE;
+        small_active += (cs->slabs * cs->slab_pages - cs->purged_pages) * FRG_PAGE;
+        st->slab_purged += cs->purged_pages * FRG_PAGE;
     }
     st->percpu_cached = small_cached - st->transfer_cached;
     st->percpu_capacity = pc.capacity_bytes;
@@ -100,7 +102,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->fragmented = small_active > small_out ? small_active - small_out : 0;
     st->cached = small_cached + hs.cached_bytes;
     st->dirty = hp.dirty_pages * FRG_PAGE + frg_central_stash_bytes();
-    st->retained = hp.clean_pages * FRG_PAGE;
+    st->retained = hp.clean_pages * FRG_PAGE + st->slab_purged;
     st->chunks = hp.chunks;
     st->free_runs = hp.free_runs;
     st->chunks_unmapped = hp.chunks_unmapped;

@@ -18,20 +18,22 @@ struct frg_class_stats {
     size_t slabs;       /* slabs of this class */
     size_t objs_out;    /* objects outside slabs: live + cached */
     size_t cached;      /* objects in per-CPU caches and the transfer cache */
+    size_t purged_pages; /* pages of its partial slabs given back to the OS */
     uint64_t nmalloc, nfree, slabs_created, slabs_released;
 };
 
 struct frg_stats {
     /* the split of memory */
     size_t allocated;  /* live objects (usable sizes) */
-    size_t active;     /* pages backing slabs, large runs, huge objects */
+    size_t active;     /* pages backing slabs (less slab_purged), large runs, huge objects */
     size_t metadata;   /* descriptors, page map, per-CPU regions in use */
     size_t resident;   /* upper bound of allocator memory in RSS */
     size_t mapped;     /* chunks + huge mappings (live and cached) */
     size_t retained;   /* mapped, purged, kept for reuse (not in RSS) */
     size_t dirty;      /* free pages in chunks not purged yet */
     size_t cached;     /* free objects in per-CPU and transfer caches + cached huge mappings */
-    size_t fragmented; /* free slots inside slabs */
+    size_t fragmented; /* free slots inside slabs, on pages not purged */
+    size_t slab_purged; /* free pages inside partial slabs given back (in retained) */
     /* by kind */
     size_t small_allocated, large_allocated, huge_allocated;
     size_t large_count, huge_count, huge_cached_count, huge_cached_bytes;

@@ -101,7 +101,7 @@ static void test_slab_bitmap(void) {
     s.base = FRG_ENC_BASE(0x100000);
     s.npages = 1;
     frg_slab_format(&s, 3); /* 64-byte class: 64 objects */
-    CU_ASSERT_EQUAL(s.nobjs, 64);
+    CU_ASSERT_EQUAL(s.nfree, 64);
     void *out[100];
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 100), 64);
     CU_ASSERT_PTR_EQUAL(out[0], (void *)0x100000);
@@ -115,6 +115,39 @@ static void test_slab_bitmap(void) {
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1);
     CU_ASSERT_PTR_EQUAL(out[0], (void *)(0x100000 + 5 * 64)); /* lowest free first */
+}
+
+/* Which pages of a multi-page slab hold only free objects, and how the
+ * purged mask follows allocation.  1792-byte class: 4 pages, 9 objects;
+ * object k spans bytes [1792k, 1792k + 1792). */
+static void test_slab_free_pages(void) {
+    struct frg_span s;
+    memset(&s, 0, sizeof s);
+    unsigned cls = frg_size_to_class(1792);
+    CU_ASSERT_EQUAL_FATAL(frg_classes[cls].slab_pages, 4);
+    s.base = FRG_ENC_BASE(0x200000);
+    s.npages = 4;
+    frg_slab_format(&s, cls);
+    CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0xf);
+    void *out[9];
+    CU_ASSERT_EQUAL_FATAL(frg_slab_take(&s, out, 9), 9);
+    CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0);
+    for (int k = 0; k < 3; k++) /* objects 0-2 cover page 0 (and part of 1) */
+        CU_ASSERT_EQUAL(frg_slab_put(&s, out[k]), FRG_PUT_OK);
+    CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0x1);
+    for (int k = 6; k < 9; k++) /* objects 6-8: bytes 10752-16127, page 3 and part of 2 */
+        CU_ASSERT_EQUAL(frg_slab_put(&s, out[k]), FRG_PUT_OK);
+    CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0x9);
+    s.purged = 0x9;
+    CU_ASSERT(frg_slab_validate(&s));
+    CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 0: page 0 */
+    CU_ASSERT_EQUAL(s.purged, 0x8);
+    CU_ASSERT_EQUAL(frg_slab_take(&s, out, 2), 2); /* objects 1, 2: pages 0, 1 */
+    CU_ASSERT_EQUAL(s.purged, 0x8);
+    CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 6: pages 2, 3 */
+    CU_ASSERT_EQUAL(s.purged, 0);
+    s.purged = 0x2; /* a page with live objects must never be marked */
+    CU_ASSERT(!frg_slab_validate(&s));
 }
 
 /* Descriptor pages follow their use: after many descriptors are taken
@@ -372,6 +405,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_bitmap);
     TU_TEST(internals, test_pagemap_foreign);
     TU_TEST(internals, test_slab_bitmap);
+    TU_TEST(internals, test_slab_free_pages);
     TU_TEST(internals, test_pool_purges_empty_pages);
     TU_TEST(internals, test_transfer_cache_holds_and_drains);
     TU_TEST(internals, test_pageheap_coalesce_and_grow);

@@ -17,15 +17,22 @@
  *  - offload / no_offload: a burst of frees over the dirty budget is purged
  *    down to the budget within 300 ms, by the freeing thread itself (the
  *    default) or, with purge_offload:true, by the purger thread at its
- *    request.
+ *    request;
+ *  - slab_pages_trim / slab_pages_idle: slabs of several pages that each
+ *    keep one live object give back their other pages, at malloc_trim or
+ *    when the process is idle; the live objects keep their contents, and
+ *    the pages come back into use when the class allocates again.
  */
 #include "testutil.h"
 
 #include <time.h>
 
+#include "central.h"
 #include "options.h"
 #include "os.h"
 #include "pageheap.h"
+#include "pagemap.h"
+#include "percpu.h"
 #include "stats.h"
 
 #define MIB (1024L * 1024)
@@ -239,6 +246,96 @@ static void eager_burst(bool offloaded) {
     TU_PASS();
 }
 
+/* 3,000 slabs of the 1792 B class (4 pages, 9 objects): the object at
+ * index 4 (bytes 7168-8959: pages 1 and 2) stays live in each, the other
+ * eight are freed, so pages 0 and 3 of every slab hold only free objects:
+ * 23 MiB of the 47 can go back although no slab is empty. */
+#define SP_SIZE 1792
+#define SP_SLABS 3000
+static bool is_kept(const void *p) {
+    const struct frg_span *s = frg_pagemap_lookup(p);
+    return (uintptr_t)p - FRG_BASE(s) == 4 * SP_SIZE;
+}
+
+static void slab_pages(bool trim) {
+    if (frg_classes[frg_size_to_class(SP_SIZE)].slab_pages != 4)
+        TU_FAIL("the test assumes 4-page slabs for %d B objects\n", SP_SIZE);
+    size_t n = (size_t)SP_SLABS * 9;
+    char **p = frg_malloc(n * sizeof *p);
+    long base = tu_rss_kib();
+    for (size_t i = 0; i < n; i++) {
+        p[i] = frg_malloc(SP_SIZE);
+        memset(p[i], (int)(i % 251) + 1, SP_SIZE);
+    }
+    long peak = tu_rss_kib();
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_kept(p[i]))
+            kept++;
+        else {
+            frg_free(p[i]);
+            p[i] = NULL;
+        }
+    }
+    /* the two pages of each kept object, plus the page-map and descriptor
+     * pages, 2 MiB of slack and the dirty budget (the pages of slabs
+     * that did empty, if any) */
+    long limit = base + (long)kept * 8 + 2048 + (long)(frg_opt.dirty_min >> 10);
+    long waited = 0, rss;
+    if (trim) {
+        frg_malloc_trim(0);
+        rss = tu_rss_kib();
+    } else {
+        rss = wait_rss_below(limit, 3000, &waited); /* no allocator call */
+    }
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    /* idle: the last pages go once the CPU caches have drained too */
+    for (long w = 0; !trim && st.slab_purged < kept * 2 * FRG_PAGE && w < 3000; w += 50) {
+        sleep_ms(50);
+        frg_stats_collect(&st);
+    }
+    printf("base %ld peak %ld KiB, %zu slabs kept, RSS %ld KiB after %ld ms (limit %ld), "
+           "slab_purged %zu KiB, fragmented %zu KiB\n", base, peak, kept, rss, waited, limit,
+           st.slab_purged >> 10, st.fragmented >> 10);
+    if (kept < SP_SLABS * 9 / 10)
+        TU_FAIL("only %zu slabs had an object at index 4\n", kept);
+    if (rss > limit)
+        TU_FAIL("RSS %ld KiB did not fall below %ld KiB\n", rss, limit);
+    if (st.slab_purged < kept * 2 * FRG_PAGE)
+        TU_FAIL("slab_purged %zu < 2 pages per kept slab\n", st.slab_purged);
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            for (size_t b = 0; b < SP_SIZE; b++)
+                if ((unsigned char)p[i][b] != i % 251 + 1)
+                    TU_FAIL("kept object %zu lost byte %zu\n", i, b);
+    /* allocate the freed places again: their pages come back into use */
+    for (size_t i = 0; i < n; i++)
+        if (!p[i]) {
+            p[i] = frg_malloc(SP_SIZE);
+            memset(p[i], 7, SP_SIZE);
+        }
+    frg_percpu_drain_all(false); /* so the cached objects' slabs count too */
+    frg_stats_collect(&st);
+    printf("after reallocating: slab_purged %zu KiB, RSS %ld KiB\n", st.slab_purged >> 10,
+           tu_rss_kib());
+    if (st.slab_purged > (size_t)(frg_opt.cache_max + frg_opt.transfer_max))
+        TU_FAIL("slab_purged %zu KiB after the pages were taken again\n", st.slab_purged >> 10);
+    if (!frg_central_validate() || !frg_pageheap_validate())
+        TU_FAIL("heap inconsistent\n");
+    for (size_t i = 0; i < n; i++)
+        frg_free(p[i]);
+    frg_free(p);
+    frg_malloc_trim(0);
+    frg_stats_collect(&st);
+    if (st.slab_purged != 0 || !frg_central_validate() || !frg_pageheap_validate())
+        TU_FAIL("after freeing everything: slab_purged %zu, or heap inconsistent\n",
+                st.slab_purged);
+    TU_PASS();
+}
+
+static void s_slab_trim(void) { slab_pages(true); }
+static void s_slab_idle(void) { slab_pages(false); }
 static void s_offload(void) { eager_burst(true); }
 static void s_no_offload(void) { eager_burst(false); }
 static void s_idle(void) { idle_return(0); }
@@ -257,6 +354,8 @@ static const struct tu_scenario scenarios[] = {
     {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
     {"offload", "purge_offload:true", s_offload},
     {"no_offload", "", s_no_offload},
+    {"slab_pages_trim", "background:false", s_slab_trim},
+    {"slab_pages_idle", "", s_slab_idle},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
