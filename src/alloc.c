@@ -113,6 +113,14 @@ static bool holds_free_key(const void *p) {
     return word == frg_free_key;
 }
 
+/* May the small object p (page-map entry e) be free?  Its word 1 holds the
+ * free key, or its page was given back while the slab held live objects
+ * (the entry lost its slab flag; the key went with the page).  If so,
+ * small_is_freed tells exactly. */
+static bool maybe_freed(uint64_t e, const void *p) {
+    return !(e & FRG_PM_SLAB) || holds_free_key(p);
+}
+
 /* ---- free ------------------------------------------------------------------ */
 
 static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
@@ -232,7 +240,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(e, p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -345,7 +353,7 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
         return frg_class_size(frg_pm_class(e));
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && holds_free_key(p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(e, p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);

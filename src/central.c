@@ -314,13 +314,19 @@ static size_t flush_pages(struct frg_central *c, struct page_batch *b) {
     size_t bytes = 0;
     if (!b->n)
         return 0;
+    for (size_t i = 0; i < b->n; i++) /* see frg_pagemap_set_slab_flag */
+        frg_pagemap_set_slab_flag((uintptr_t)b->range[i].addr, b->range[i].size / FRG_PAGE, false);
     frg_os_purge_ranges(b->range, b->n, ok);
-    for (size_t i = 0; i < b->n; i++)
-        if (ok[i]) {
-            b->slab[i]->purged |= b->pages[i];
-            c->purged_pages += (size_t)__builtin_popcount(b->pages[i]);
-            bytes += b->range[i].size;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!ok[i]) {
+            frg_pagemap_set_slab_flag((uintptr_t)b->range[i].addr, b->range[i].size / FRG_PAGE,
+                                      true);
+            continue;
         }
+        b->slab[i]->purged |= b->pages[i];
+        c->purged_pages += (size_t)__builtin_popcount(b->pages[i]);
+        bytes += b->range[i].size;
+    }
     b->n = 0;
     return bytes;
 }

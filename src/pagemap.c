@@ -63,6 +63,15 @@ void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span) {
     }
 }
 
+void frg_pagemap_set_slab_flag(uintptr_t addr, size_t npages, bool on) {
+    for (uintptr_t page = addr >> FRG_PAGE_SHIFT; npages--; page++) {
+        uint64_t *e = &frg_pm_root[page >> FRG_PM_LEAF_BITS]
+                           ->entry[page & ((1u << FRG_PM_LEAF_BITS) - 1)];
+        uint64_t v = __atomic_load_n(e, __ATOMIC_RELAXED);
+        __atomic_store_n(e, on ? v | FRG_PM_SLAB : v & ~FRG_PM_SLAB, __ATOMIC_RELEASE);
+    }
+}
+
 size_t frg_pagemap_committed(void) {
     return __atomic_load_n(&touched_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }

@@ -9,7 +9,8 @@
  * initialisation.  Lookups take no lock and cost two dependent loads; an address we never
  * registered maps to NULL, which is how free() knows a pointer is not ours.  Entries are written only by
  * the owner of the span (page heap or huge layer) while it is not yet, or
- * no longer, reachable by the program.
+ * no longer, reachable by the program; the one exception is the slab flag
+ * of pages with no live object (frg_pagemap_set_slab_flag).
  */
 #ifndef FRG_PAGEMAP_H
 #define FRG_PAGEMAP_H
@@ -56,6 +57,14 @@ FRG_HIDDEN bool frg_pagemap_ensure(uintptr_t addr, size_t size);
  * exist (frg_pagemap_ensure).  A slab's kind and class must be set first:
  * its entries carry them. */
 FRG_HIDDEN void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span);
+/* Set or clear FRG_PM_SLAB on `npages` slab pages from `addr`, keeping
+ * the rest of their entries.  Pages of a slab that hold no live object
+ * and were given back to the OS lose the flag while they are (the central
+ * list does it, under the class's lock), so that free, realloc and
+ * malloc_usable_size of a pointer into them take the slow path, which
+ * checks the slab's freemap: the free key a freed object held is gone
+ * with the page. */
+FRG_HIDDEN void frg_pagemap_set_slab_flag(uintptr_t addr, size_t npages, bool on);
 /* Bytes of the page map that have been written (root and leaf pages). */
 FRG_HIDDEN size_t frg_pagemap_committed(void);
 /* Fork support. */

@@ -11,6 +11,7 @@
 #include "bitmap.h"
 #include "report.h"
 #include "os.h"
+#include "pagemap.h"
 #include "sizeclass.h"
 
 _Static_assert(FRG_SLAB_MAX_PAGES <= 16, "a slab's pages fit span->purged");
@@ -38,13 +39,18 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
         s->u.freemap[w] = bits;
     }
     s->nfree = (uint16_t)(s->nfree - got);
-    if (FRG_UNLIKELY(s->purged)) /* the objects' pages will be touched again */
+    if (FRG_UNLIKELY(s->purged)) { /* the objects' pages will be touched again */
+        unsigned was = s->purged;
         for (unsigned k = 0; k < got; k++) {
             uintptr_t off = (uintptr_t)out[k] - FRG_BASE(s);
             unsigned first = (unsigned)(off >> FRG_PAGE_SHIFT);
             unsigned last = (unsigned)((off + size - 1) >> FRG_PAGE_SHIFT);
             s->purged &= (uint16_t)~(((2u << last) - 1) & ~((1u << first) - 1));
         }
+        for (unsigned back = was & ~(unsigned)s->purged; back; back &= back - 1)
+            frg_pagemap_set_slab_flag(FRG_BASE(s) + (uintptr_t)__builtin_ctz(back) * FRG_PAGE, 1,
+                                      true);
+    }
     return got;
 }
 
@@ -94,9 +100,13 @@ bool frg_slab_validate(const struct frg_span *s) {
     size_t free_bits = frg_bm_count(s->u.freemap, 0, FRG_SLAB_MAX_OBJS);
     const struct frg_class_info *ci = &frg_classes[s->sclass];
     size_t beyond = frg_bm_count(s->u.freemap, ci->nobjs, FRG_SLAB_MAX_OBJS - ci->nobjs);
-    /* a purged page holds no live object */
+    /* a purged page holds no live object, and its entry has no slab flag */
+    bool flags_ok = true;
+    for (unsigned j = 0; j < s->npages; j++)
+        flags_ok &= !(frg_pagemap_entry((void *)(FRG_BASE(s) + j * FRG_PAGE)) & FRG_PM_SLAB) ==
+                    (bool)(s->purged >> j & 1);
     if (free_bits != s->nfree || beyond || s->npages != ci->slab_pages ||
-        (s->purged & ~frg_slab_free_pages(s))) {
+        (s->purged & ~frg_slab_free_pages(s)) || !flags_ok) {
         frg_warn("slab validation failed for slab %p (class %u)", (void *)FRG_BASE(s),
                  s->sclass);
         return false;

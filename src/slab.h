@@ -19,7 +19,8 @@ enum frg_slab_put { FRG_PUT_OK, FRG_PUT_DOUBLE_FREE, FRG_PUT_INTERIOR };
 /* Lay out a fresh slab of class `cls`: every object free. */
 FRG_HIDDEN void frg_slab_format(struct frg_span *s, unsigned cls);
 /* Take up to n free objects, lowest addresses first; returns how many.
- * The pages they lie on are no longer counted as purged. */
+ * The pages they lie on are no longer counted as purged, and get their
+ * page-map slab flag back. */
 FRG_HIDDEN unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n);
 /* Return one object to its slab. */
 FRG_HIDDEN enum frg_slab_put frg_slab_put(struct frg_span *s, void *p);
@@ -30,7 +31,8 @@ FRG_HIDDEN uint16_t frg_slab_free_pages(const struct frg_span *s);
 /* Is p the start of an object that is currently allocated? */
 FRG_HIDDEN bool frg_slab_is_live(const struct frg_span *s, const void *p);
 /* Debug: freemap consistent with nfree and the class, no live object on
- * a purged page. */
+ * a purged page, page-map slab flags set exactly on the pages not purged.
+ * (The slab must be registered in the page map.) */
 FRG_HIDDEN bool frg_slab_validate(const struct frg_span *s);
 
 #endif

@@ -95,12 +95,21 @@ static void test_pagemap_foreign(void) {
     frg_free(mine);
 }
 
+/* A slab descriptor for addresses nothing is mapped at, registered in the
+ * page map as the real ones are (the slab code keeps page-map flags). */
+static void fake_slab(struct frg_span *s, uintptr_t base, unsigned cls) {
+    memset(s, 0, sizeof *s);
+    s->base = FRG_ENC_BASE(base);
+    s->npages = frg_classes[cls].slab_pages;
+    s->kind = FRG_SPAN_SLAB;
+    frg_slab_format(s, cls);
+    CU_ASSERT_FATAL(frg_pagemap_ensure(base, s->npages * FRG_PAGE));
+    frg_pagemap_set(base, s->npages, s);
+}
+
 static void test_slab_bitmap(void) {
     struct frg_span s;
-    memset(&s, 0, sizeof s);
-    s.base = FRG_ENC_BASE(0x100000);
-    s.npages = 1;
-    frg_slab_format(&s, 3); /* 64-byte class: 64 objects */
+    fake_slab(&s, 0x100000, 3); /* 64-byte class: 64 objects */
     CU_ASSERT_EQUAL(s.nfree, 64);
     void *out[100];
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 100), 64);
@@ -115,6 +124,7 @@ static void test_slab_bitmap(void) {
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1);
     CU_ASSERT_PTR_EQUAL(out[0], (void *)(0x100000 + 5 * 64)); /* lowest free first */
+    frg_pagemap_set(0x100000, s.npages, NULL);
 }
 
 /* Which pages of a multi-page slab hold only free objects, and how the
@@ -122,12 +132,9 @@ static void test_slab_bitmap(void) {
  * object k spans bytes [1792k, 1792k + 1792). */
 static void test_slab_free_pages(void) {
     struct frg_span s;
-    memset(&s, 0, sizeof s);
     unsigned cls = frg_size_to_class(1792);
     CU_ASSERT_EQUAL_FATAL(frg_classes[cls].slab_pages, 4);
-    s.base = FRG_ENC_BASE(0x200000);
-    s.npages = 4;
-    frg_slab_format(&s, cls);
+    fake_slab(&s, 0x200000, cls);
     CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0xf);
     void *out[9];
     CU_ASSERT_EQUAL_FATAL(frg_slab_take(&s, out, 9), 9);
@@ -138,16 +145,23 @@ static void test_slab_free_pages(void) {
     for (int k = 6; k < 9; k++) /* objects 6-8: bytes 10752-16127, page 3 and part of 2 */
         CU_ASSERT_EQUAL(frg_slab_put(&s, out[k]), FRG_PUT_OK);
     CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0x9);
-    s.purged = 0x9;
+    s.purged = 0x9; /* as the central list marks purged pages */
+    frg_pagemap_set_slab_flag(0x200000, 1, false);
+    frg_pagemap_set_slab_flag(0x200000 + 3 * FRG_PAGE, 1, false);
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 0: page 0 */
     CU_ASSERT_EQUAL(s.purged, 0x8);
+    CU_ASSERT((frg_pagemap_entry((void *)0x200000) & FRG_PM_SLAB) != 0); /* flag back */
+    CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 2), 2); /* objects 1, 2: pages 0, 1 */
     CU_ASSERT_EQUAL(s.purged, 0x8);
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 6: pages 2, 3 */
     CU_ASSERT_EQUAL(s.purged, 0);
+    CU_ASSERT(frg_slab_validate(&s));
     s.purged = 0x2; /* a page with live objects must never be marked */
+    frg_pagemap_set_slab_flag(0x200000 + FRG_PAGE, 1, false);
     CU_ASSERT(!frg_slab_validate(&s));
+    frg_pagemap_set(0x200000, s.npages, NULL);
 }
 
 /* Descriptor pages follow their use: after many descriptors are taken

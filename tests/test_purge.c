@@ -20,8 +20,10 @@
  *    request;
  *  - slab_pages_trim / slab_pages_idle: slabs of several pages that each
  *    keep one live object give back their other pages, at malloc_trim or
- *    when the process is idle; the live objects keep their contents, and
- *    the pages come back into use when the class allocates again.
+ *    when the process is idle; the live objects keep their contents, a
+ *    double free, realloc or malloc_usable_size of a freed object on such
+ *    a page is still reported, and the pages come back into use when the
+ *    class allocates again.
  */
 #include "testutil.h"
 
@@ -269,10 +271,14 @@ static void slab_pages(bool trim) {
     }
     long peak = tu_rss_kib();
     size_t kept = 0;
+    char *ghost = NULL; /* a freed object at a slab's start: on a purged page */
     for (size_t i = 0; i < n; i++) {
         if (is_kept(p[i]))
             kept++;
         else {
+            const struct frg_span *s = frg_pagemap_lookup(p[i]);
+            if (!ghost && (uintptr_t)p[i] == FRG_BASE(s))
+                ghost = p[i];
             frg_free(p[i]);
             p[i] = NULL;
         }
@@ -309,6 +315,16 @@ static void slab_pages(bool trim) {
             for (size_t b = 0; b < SP_SIZE; b++)
                 if ((unsigned char)p[i][b] != i % 251 + 1)
                     TU_FAIL("kept object %zu lost byte %zu\n", i, b);
+    if (trim) { /* misuse:report: the free key went with the page; still caught */
+        uint64_t reports = st.misuse_reports;
+        frg_free(ghost);
+        void *r = frg_realloc(ghost, 100);
+        size_t u = frg_malloc_usable_size(ghost);
+        frg_stats_collect(&st);
+        if (st.misuse_reports != reports + 3 || r || u)
+            TU_FAIL("misuse of a freed object on a purged page: %llu reports, realloc %p, "
+                    "usable %zu\n", (unsigned long long)(st.misuse_reports - reports), r, u);
+    }
     /* allocate the freed places again: their pages come back into use */
     for (size_t i = 0; i < n; i++)
         if (!p[i]) {
@@ -354,7 +370,7 @@ static const struct tu_scenario scenarios[] = {
     {"fault_madvise", "fault_madvise:1,background:false", fault_madvise},
     {"offload", "purge_offload:true", s_offload},
     {"no_offload", "", s_no_offload},
-    {"slab_pages_trim", "background:false", s_slab_trim},
+    {"slab_pages_trim", "background:false,misuse:report", s_slab_trim},
     {"slab_pages_idle", "", s_slab_idle},
 };
 
