@@ -456,7 +456,10 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
                 }
                 s = NULL;
                 put = false;
-                if (!(entry[j] & FRG_PM_SLAB) || frg_pm_class(entry[j]) != cls) {
+                /* a slab page without the flag was given back: every
+                 * object on it is free, and frg_slab_put says so */
+                if (frg_pm_class(entry[j]) != cls ||
+                    (!(entry[j] & FRG_PM_SLAB) && !(t && t->kind == FRG_SPAN_SLAB))) {
                     frg_report_misuse("invalid free", p);
                     continue;
                 }

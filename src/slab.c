@@ -9,7 +9,9 @@
 #include "slab.h"
 
 #include "bitmap.h"
+#include "init.h"
 #include "report.h"
+#include "vg.h"
 #include "os.h"
 #include "pagemap.h"
 #include "sizeclass.h"
@@ -24,6 +26,23 @@ void frg_slab_format(struct frg_span *s, unsigned cls) {
     for (unsigned w = 0; w < FRG_SLAB_MAP_WORDS; w++)
         s->u.freemap[w] = 0;
     frg_bm_fill(s->u.freemap, 0, ci->nobjs, 1);
+}
+
+/* Page j of s, purged while the slab held live objects, is about to be
+ * used again: its objects lost the free key with the page, so write it
+ * back into word 1 of each object that starts there (the free ones must
+ * carry it for free()'s double-free check; the ones being taken have it
+ * cleared by the cache that hands them out), then give the page its slab
+ * flag back. */
+static void page_back_in_use(const struct frg_span *s, unsigned j) {
+    const struct frg_class_info *ci = &frg_classes[s->sclass];
+    uintptr_t lo = (uintptr_t)j << FRG_PAGE_SHIFT;
+    uint32_t k = frg_class_obj_index(ci->recip, lo + ci->size - 1); /* first start >= lo */
+    FRG_VG_QUIET_BEGIN(); /* free objects are not the program's */
+    for (; k < ci->nobjs && (uintptr_t)k * ci->size < lo + FRG_PAGE; k++)
+        ((uint64_t *)(FRG_BASE(s) + (uintptr_t)k * ci->size))[1] = frg_free_key;
+    FRG_VG_QUIET_END();
+    frg_pagemap_set_slab_flag(FRG_BASE(s) + lo, 1, true);
 }
 
 unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
@@ -48,8 +67,7 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
             s->purged &= (uint16_t)~(((2u << last) - 1) & ~((1u << first) - 1));
         }
         for (unsigned back = was & ~(unsigned)s->purged; back; back &= back - 1)
-            frg_pagemap_set_slab_flag(FRG_BASE(s) + (uintptr_t)__builtin_ctz(back) * FRG_PAGE, 1,
-                                      true);
+            page_back_in_use(s, (unsigned)__builtin_ctz(back));
     }
     return got;
 }

@@ -6,9 +6,12 @@
  */
 #include "testutil.h"
 
+#include <sys/mman.h>
+
 #include "bitmap.h"
 #include "central.h"
 #include "fmt.h"
+#include "init.h"
 #include "options.h"
 #include "pageheap.h"
 #include "pool.h"
@@ -134,7 +137,11 @@ static void test_slab_free_pages(void) {
     struct frg_span s;
     unsigned cls = frg_size_to_class(1792);
     CU_ASSERT_EQUAL_FATAL(frg_classes[cls].slab_pages, 4);
-    fake_slab(&s, 0x200000, cls);
+    /* real memory: giving a purged page back writes the free key into it */
+    char *mem = mmap(NULL, 4 * FRG_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(mem != MAP_FAILED);
+    uintptr_t base = (uintptr_t)mem;
+    fake_slab(&s, base, cls);
     CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0xf);
     void *out[9];
     CU_ASSERT_EQUAL_FATAL(frg_slab_take(&s, out, 9), 9);
@@ -146,12 +153,14 @@ static void test_slab_free_pages(void) {
         CU_ASSERT_EQUAL(frg_slab_put(&s, out[k]), FRG_PUT_OK);
     CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0x9);
     s.purged = 0x9; /* as the central list marks purged pages */
-    frg_pagemap_set_slab_flag(0x200000, 1, false);
-    frg_pagemap_set_slab_flag(0x200000 + 3 * FRG_PAGE, 1, false);
+    frg_pagemap_set_slab_flag(base, 1, false);
+    frg_pagemap_set_slab_flag(base + 3 * FRG_PAGE, 1, false);
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 0: page 0 */
     CU_ASSERT_EQUAL(s.purged, 0x8);
-    CU_ASSERT((frg_pagemap_entry((void *)0x200000) & FRG_PM_SLAB) != 0); /* flag back */
+    CU_ASSERT((frg_pagemap_entry(mem) & FRG_PM_SLAB) != 0); /* flag back */
+    CU_ASSERT_EQUAL(((uint64_t *)(mem + 1792))[1], frg_free_key); /* free object 1: key back */
+    CU_ASSERT_EQUAL(((uint64_t *)(mem + 3 * 1792))[1], 0); /* object 3 starts on page 1 */
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 2), 2); /* objects 1, 2: pages 0, 1 */
     CU_ASSERT_EQUAL(s.purged, 0x8);
@@ -159,9 +168,10 @@ static void test_slab_free_pages(void) {
     CU_ASSERT_EQUAL(s.purged, 0);
     CU_ASSERT(frg_slab_validate(&s));
     s.purged = 0x2; /* a page with live objects must never be marked */
-    frg_pagemap_set_slab_flag(0x200000 + FRG_PAGE, 1, false);
+    frg_pagemap_set_slab_flag(base + FRG_PAGE, 1, false);
     CU_ASSERT(!frg_slab_validate(&s));
-    frg_pagemap_set(0x200000, s.npages, NULL);
+    frg_pagemap_set(base, s.npages, NULL);
+    munmap(mem, 4 * FRG_PAGE);
 }
 
 /* Descriptor pages follow their use: after many descriptors are taken

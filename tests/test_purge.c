@@ -22,8 +22,9 @@
  *    keep one live object give back their other pages, at malloc_trim or
  *    when the process is idle; the live objects keep their contents, a
  *    double free, realloc or malloc_usable_size of a freed object on such
- *    a page is still reported, and the pages come back into use when the
- *    class allocates again.
+ *    a page is still reported, also after an allocation has brought the
+ *    page back into use, and the pages come back into use when the class
+ *    allocates again.
  */
 #include "testutil.h"
 
@@ -324,6 +325,26 @@ static void slab_pages(bool trim) {
         if (st.misuse_reports != reports + 3 || r || u)
             TU_FAIL("misuse of a freed object on a purged page: %llu reports, realloc %p, "
                     "usable %zu\n", (unsigned long long)(st.misuse_reports - reports), r, u);
+        /* One allocation takes object 0 of a slab (the lowest free) and
+         * brings its page back into use: a double free of any other freed
+         * object of that slab, on that page or not, is still reported. */
+        char *q = frg_malloc(SP_SIZE);
+        const struct frg_span *qs = frg_pagemap_lookup(q);
+        uintptr_t qbase = FRG_BASE(qs);
+        reports = st.misuse_reports;
+        unsigned tried = 0;
+        for (unsigned k = 0; k < 9; k++) {
+            char *f = (char *)qbase + k * SP_SIZE;
+            if (f != q && !is_kept(f)) {
+                frg_free(f);
+                tried++;
+            }
+        }
+        frg_stats_collect(&st);
+        if (st.misuse_reports != reports + tried)
+            TU_FAIL("double frees in a slab whose purged page came back: %llu of %u reported\n",
+                    (unsigned long long)(st.misuse_reports - reports), tried);
+        frg_free(q);
     }
     /* allocate the freed places again: their pages come back into use */
     for (size_t i = 0; i < n; i++)
