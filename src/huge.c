@@ -62,9 +62,8 @@ static bool grow_mapping(struct frg_span *s, size_t size, struct frg_span *entry
             return false;
         }
         frg_pagemap_set((uintptr_t)old, 1, NULL);
-        if (!frg_os_move(old, old_size, target, size)) {
+        if (!frg_os_move(old, old_size, target, size)) { /* it released `target` */
             frg_pagemap_set((uintptr_t)old, 1, entry);
-            frg_os_unmap(target, size);
             return false;
         }
         s->base = FRG_ENC_BASE((uintptr_t)target);

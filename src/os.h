@@ -45,7 +45,9 @@ FRG_HIDDEN bool frg_os_grow_in_place(void *p, size_t old_size, size_t new_size);
 /* Move the mapping [p, p + old_size) onto `target`, a mapping of new_size
  * >= old_size bytes from frg_os_map whose pages it replaces, keeping its
  * contents (mremap MAYMOVE | FIXED).  The old range is unmapped.  On
- * failure nothing changes. */
+ * failure the old mapping is unchanged and `target` is no longer the
+ * caller's (the kernel may already have unmapped it, and another thread
+ * mapped the range again): never unmap it afterwards. */
 FRG_HIDDEN bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size);
 /* Shrink a mapping in place: unmap its tail. */
 FRG_HIDDEN void frg_os_trim_tail(void *p, size_t old_size, size_t new_size);

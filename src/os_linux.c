@@ -238,11 +238,21 @@ bool frg_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
 
 bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size) {
     if (injected_fault(&fault_mmap_countdown)) {
+        raw_unmap(target, new_size);
         errno = ENOMEM;
         return false;
     }
     COUNT(mremap_calls, 1);
     if (mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) {
+        /* The kernel may have unmapped the target before failing, and
+         * another thread may have mapped that range since: release it only
+         * if it is vacant (reserving it again proves that); a range still
+         * mapped is left alone, at worst an untouched reservation lost. */
+        void *r = mmap(target, new_size, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (r != MAP_FAILED)
+            munmap(r, new_size); /* `target`, or elsewhere on kernels before 4.17 */
+        __atomic_fetch_sub(&frg_os_counters.mapped_bytes, new_size, __ATOMIC_RELAXED);
         errno = ENOMEM;
         return false;
     }
