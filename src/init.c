@@ -47,6 +47,9 @@ FRG_HIDDEN extern int frg_lock_order_relaxed;
 static void fork_prepare(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
+    /* Before any lock: the purger may still be starting (just created by
+     * the constructor or a fork child), inside the thread library. */
+    frg_purge_wait_started();
     RELAX_LOCK_ORDER(1);
     frg_mallctl_lock();
     frg_publish_lock();

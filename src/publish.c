@@ -113,14 +113,20 @@ static void remove_stale_pages(void) {
     errno = saved;
 }
 
-void frg_publish_start(void) {
+/* Create this process's page; no allocation (a fork child calls it). */
+static void create_page(void) {
     if (!frg_opt.publish)
         return;
-    remove_stale_pages();
     frg_lock(&pub_lock);
     if (!pub && (pub = create()))
         write_snapshot();
     frg_unlock(&pub_lock);
+}
+
+void frg_publish_start(void) {
+    if (frg_opt.publish)
+        remove_stale_pages();
+    create_page();
 }
 
 int *frg_publish_doorbell(bool *shared) {
@@ -179,5 +185,9 @@ void frg_publish_after_fork_child(void) {
         munmap(pub, sizeof *pub);
         pub = NULL;
     }
-    frg_publish_start();
+    /* Not the stale-page sweep: opendir allocates, and in the child of a
+     * multithreaded process a malloc that is not fork-safe (a sanitizer's,
+     * when we are linked privately) may hold a lock another thread of the
+     * parent had taken.  The parent swept at its start. */
+    create_page();
 }

@@ -7,12 +7,15 @@
  * purge, so passes never overlap and fork waits for a pass to finish.  The
  * thread sleeps on a futex doorbell while nothing is pending;
  * frg_purge_notify sets the pending flag and rings it, and so does
- * frgmalloc-stat from outside when statistics are published.
+ * frgmalloc-stat from outside when statistics are published.  purger_up
+ * is the thread's first store; fork's prepare handler waits on it (a futex
+ * word, bounded) so no fork lands inside the thread's start-up.
  */
 #define _GNU_SOURCE
 #include "purge.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +50,15 @@ static int eager_wanted;
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
 static int thread_started, stop_requested;
+/* Set by the purger thread as its first act: it is past the start-up code
+ * of the thread library and of any sanitizer runtime, which takes their
+ * internal locks (ASan: its thread registry and allocator).  fork() waits
+ * for it (frg_purge_wait_started): a child forked in the middle of that
+ * start-up would inherit those locks taken, and its first pthread_create
+ * or malloc (fork_child starts its own purger) would wait forever. */
+static int purger_up;
+static int purger_stuck; /* waited in vain once: its start-up never ends */
+#define PURGER_START_WAIT_NS 1000000000ull /* 1 s */
 static pthread_t purger;
 /* The purger sleeps on a doorbell: private, or the shared word of the
  * statistics page when frgmalloc-stat may ring it from outside. */
@@ -160,6 +172,8 @@ size_t frg_purge_all(void) {
 
 static void *purger_main(void *arg) {
     (void)arg;
+    __atomic_store_n(&purger_up, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &purger_up, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     prctl(PR_SET_NAME, "frg-purger", 0, 0, 0);
     uint64_t last_pass = 0;
     while (!__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
@@ -205,6 +219,8 @@ void frg_purge_start(void) {
      * its own threads handling them). */
     pthread_sigmask(SIG_SETMASK, &all, &old);
     __atomic_store_n(&stop_requested, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&purger_up, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&purger_stuck, 0, __ATOMIC_RELAXED);
     if (pthread_create(&purger, &attr, purger_main, NULL) == 0)
         __atomic_store_n(&thread_started, 1, __ATOMIC_RELEASE);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -227,6 +243,27 @@ void frg_purge_stats(struct frg_purge_stats *out) {
     *out = ps;
     out->thread_running = __atomic_load_n(&thread_started, __ATOMIC_RELAXED);
     frg_unlock(&purge_lock);
+}
+
+void frg_purge_wait_started(void) {
+    if (!__atomic_load_n(&thread_started, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&purger_stuck, __ATOMIC_RELAXED))
+        return;
+    /* Bounded: in the child of a fork that inherited such a lock, its own
+     * purger may never get through its start-up; forks must not hang on
+     * it (they take the risk they took before). */
+    int saved = errno;
+    uint64_t start = frg_os_now_ns();
+    while (!__atomic_load_n(&purger_up, __ATOMIC_ACQUIRE)) {
+        uint64_t waited = frg_os_now_ns() - start;
+        if (waited >= PURGER_START_WAIT_NS) {
+            __atomic_store_n(&purger_stuck, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        struct timespec ts = {0, 10000000}; /* 10 ms, then look at the clock */
+        syscall(SYS_futex, &purger_up, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    }
+    errno = saved;
 }
 
 void frg_purge_lock_all(void) { frg_lock(&purge_lock); }

@@ -59,6 +59,9 @@ struct frg_purge_stats {
 };
 FRG_HIDDEN void frg_purge_stats(struct frg_purge_stats *out);
 
+/* Fork (prepare handler): wait until a purger thread just started is past
+ * its thread start-up, so that no lock it takes there is inherited taken. */
+FRG_HIDDEN void frg_purge_wait_started(void);
 FRG_HIDDEN void frg_purge_lock_all(void);
 FRG_HIDDEN void frg_purge_unlock_all(void);
 FRG_HIDDEN void frg_purge_after_fork_child(void);

@@ -228,21 +228,7 @@ static int run(const char *name, const char *conf, char *out, char *err, size_t 
     int po[2], pe[2];
     if (pipe(po) || pipe(pe))
         return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        if (conf) { /* keep the caller's options (the cache mode) too */
-            char all[512];
-            const char *old = getenv("FRGMALLOC_CONF");
-            snprintf(all, sizeof all, "%s%s%s", old ? old : "", old ? "," : "", conf);
-            setenv("FRGMALLOC_CONF", all, 1);
-        }
-        execl(self, self, name, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = tu_spawn(self, name, conf, po[1], pe[1]);
     close(po[1]);
     close(pe[1]);
     ssize_t n = read(po[0], out, size - 1);

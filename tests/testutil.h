@@ -14,6 +14,7 @@
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,19 @@ static inline int tu_check(const void *p, size_t n, uint8_t salt) {
     return 1;
 }
 
+/* Read fd to its end (a child blocked on a full pipe would never exit),
+ * keeping the first size-1 bytes, NUL-terminated. */
+static inline void tu_read_all(int fd, char *buf, size_t size) {
+    size_t len = 0;
+    ssize_t r;
+    char sink[4096];
+    while ((r = read(fd, len + 1 < size ? buf + len : sink,
+                     len + 1 < size ? size - 1 - len : sizeof sink)) > 0)
+        if (len + 1 < size)
+            len += (size_t)r;
+    buf[len] = '\0';
+}
+
 /* Run fn() in a child; return its wait status and copy its stderr. */
 static inline int tu_run_child(void (*fn)(void), char *err, size_t errsize) {
     int pipefd[2];
@@ -79,11 +93,7 @@ static inline int tu_run_child(void (*fn)(void), char *err, size_t errsize) {
         _exit(0);
     }
     close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], err + len, errsize - 1 - len)) > 0 && len + 1 < errsize)
-        len += (size_t)r;
-    err[len] = '\0';
+    tu_read_all(pipefd[0], err, errsize);
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -100,6 +110,34 @@ struct tu_scenario {
     void (*fn)(void);
 };
 
+/* Run `prog arg` in a new process with FRGMALLOC_CONF extended by `conf`
+ * (NULL or "": unchanged), its stdout on out_fd and stderr on err_fd.
+ * The environment is built here, before fork: between fork and exec the
+ * child only dups and execs, since it must not allocate (the process's
+ * malloc may hold a lock another thread had taken).  Returns the pid. */
+static inline pid_t tu_spawn(const char *prog, const char *arg, const char *conf, int out_fd,
+                             int err_fd) {
+    const char *old = getenv("FRGMALLOC_CONF");
+    char saved[512], all[1024];
+    snprintf(saved, sizeof saved, "%s", old ? old : "");
+    bool extend = conf && *conf;
+    snprintf(all, sizeof all, "%s%s%s", saved, old && extend ? "," : "", extend ? conf : "");
+    if (extend)
+        setenv("FRGMALLOC_CONF", all, 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        execl(prog, prog, arg, (char *)NULL);
+        _exit(127);
+    }
+    if (extend && old)
+        setenv("FRGMALLOC_CONF", saved, 1);
+    else if (extend)
+        unsetenv("FRGMALLOC_CONF");
+    return pid;
+}
+
 static inline int tu_run_scenario(const struct tu_scenario *s) {
     char self[4096], out[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -107,23 +145,13 @@ static inline int tu_run_scenario(const struct tu_scenario *s) {
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        char all[512];
-        const char *old = getenv("FRGMALLOC_CONF");
-        snprintf(all, sizeof all, "%s%s%s", old ? old : "", old && *s->conf ? "," : "", s->conf);
-        setenv("FRGMALLOC_CONF", all, 1);
-        execl(self, self, s->name, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = tu_spawn(self, s->name, s->conf, pipefd[1], pipefd[1]);
     close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < sizeof out && (r = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
+    if (pid < 0) {
+        close(pipefd[0]);
+        return 0;
+    }
+    tu_read_all(pipefd[0], out, sizeof out);
     close(pipefd[0]);
     int st;
     waitpid(pid, &st, 0);
