@@ -107,7 +107,7 @@ static FRG_COLD void report(const char *op, const char *kind, const void *p) {
  * are not reported for it. */
 static bool holds_free_key(const void *p) {
     FRG_VG_QUIET_BEGIN();
-    uint64_t word = ((const volatile uint64_t *)p)[1];
+    uint64_t word = __atomic_load_n((const uint64_t *)p + 1, __ATOMIC_ACQUIRE);
     FRG_VG_QUIET_END();
     FRG_VG_DEFINED(&word, sizeof word);
     return word == frg_free_key;
@@ -115,10 +115,11 @@ static bool holds_free_key(const void *p) {
 
 /* May the small object p (page-map entry e) be free?  Its word 1 holds the
  * free key, or its page was given back while the slab held live objects
- * (the entry lost its slab flag; the key went with the page).  If so,
+ * (the entry lost its slab flag; the key went with the page; the entry is
+ * read again after the word, as in free: see still_slab).  If so,
  * small_is_freed tells exactly. */
 static bool maybe_freed(uint64_t e, const void *p) {
-    return !(e & FRG_PM_SLAB) || holds_free_key(p);
+    return !(e & FRG_PM_SLAB) || holds_free_key(p) || !(frg_pagemap_entry(p) & FRG_PM_SLAB);
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -161,13 +162,42 @@ FRG_INLINE bool slab_object_start(uint64_t e, const void *p) {
     return frg_class_is_object_start(&frg_classes[frg_pm_class(e)], frg_pm_slab_offset(e, p));
 }
 
+/* Word 1 of the small object p holds no free key, read so that a later
+ * read of p's page-map entry cannot come first (see still_slab). */
+FRG_INLINE bool no_free_key(const uint64_t *w, uint64_t key) {
+#if defined(__x86_64__) || defined(__i386__)
+    bool none = w[1] != key; /* the CPU keeps loads in order: only the compiler must */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return none;
+#else
+    return __atomic_load_n(w + 1, __ATOMIC_ACQUIRE) != key;
+#endif
+}
+
+/* After no_free_key(p): does p's page still have its slab flag?  The
+ * sweep clears the flag before its madvise takes the page (and the key
+ * in it) away.  A word read as zero from the new page was read after the
+ * flag was cleared (the fault or the TLB shootdown that made the new
+ * page visible here orders it), so this second read of the entry sees
+ * the flag gone and the free takes the exact path. */
+FRG_INLINE bool still_slab(const uint64_t *slot) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the flag's byte alone: one test instruction */
+    return __atomic_load_n((const uint8_t *)slot + FRG_VA_BITS / 8, __ATOMIC_RELAXED) &
+           (1u << FRG_VA_BITS % 8);
+#else
+    return __atomic_load_n(slot, __ATOMIC_RELAXED) & FRG_PM_SLAB;
+#endif
+}
+
 FRG_API void frg_free(void *p) {
-    uint64_t e = frg_pagemap_entry(p);
+    const uint64_t *slot = frg_pagemap_slot(p);
+    uint64_t e = slot ? __atomic_load_n(slot, __ATOMIC_RELAXED) : 0;
     if (FRG_LIKELY(e & FRG_PM_SLAB)) {
-        uint64_t *w = p;
+        uint64_t *w = p, key = frg_free_key;
         FRG_VG_DEFINED(w + 1, 8);
-        if (FRG_LIKELY(slab_object_start(e, p) && w[1] != frg_free_key)) {
-            w[1] = frg_free_key;
+        if (FRG_LIKELY(slab_object_start(e, p) && no_free_key(w, key) && still_slab(slot))) {
+            w[1] = key;
             FRG_VG_FREE(p);
             frg_cache_free(frg_pm_class(e), p);
             return;

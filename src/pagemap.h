@@ -72,16 +72,21 @@ FRG_HIDDEN void frg_pagemap_lock(void);
 FRG_HIDDEN void frg_pagemap_unlock(void);
 FRG_HIDDEN void frg_pagemap_reinit_lock(void);
 
-FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
+/* Where ptr's entry is kept, or NULL if no leaf covers it. */
+FRG_INLINE const uint64_t *frg_pagemap_slot(const void *ptr) {
     uintptr_t a = (uintptr_t)ptr;
     uintptr_t root_idx = a >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
     if (FRG_UNLIKELY(root_idx >= ((uintptr_t)1 << FRG_PM_ROOT_BITS))) /* a >= 2^47 */
-        return 0;
+        return NULL;
     struct frg_pm_leaf *leaf = __atomic_load_n(&frg_pm_root[root_idx], __ATOMIC_ACQUIRE);
     if (FRG_UNLIKELY(!leaf))
-        return 0;
-    uintptr_t leaf_idx = (a >> FRG_PAGE_SHIFT) & ((1u << FRG_PM_LEAF_BITS) - 1);
-    return __atomic_load_n(&leaf->entry[leaf_idx], __ATOMIC_RELAXED);
+        return NULL;
+    return &leaf->entry[(a >> FRG_PAGE_SHIFT) & ((1u << FRG_PM_LEAF_BITS) - 1)];
+}
+
+FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
+    const uint64_t *slot = frg_pagemap_slot(ptr);
+    return slot ? __atomic_load_n(slot, __ATOMIC_RELAXED) : 0;
 }
 
 FRG_INLINE struct frg_span *frg_pm_span(uint64_t entry) {
