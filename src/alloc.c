@@ -116,10 +116,10 @@ static bool holds_free_key(const void *p) {
 /* May the small object p (page-map entry e) be free?  Its word 1 holds the
  * free key, or its page was given back while the slab held live objects
  * (the entry lost its slab flag; the key went with the page; the entry is
- * read again after the word, as in free: see still_slab).  If so,
+ * read again after the word, as in free: see entry_unchanged).  If so,
  * small_is_freed tells exactly. */
 static bool maybe_freed(uint64_t e, const void *p) {
-    return !(e & FRG_PM_SLAB) || holds_free_key(p) || !(frg_pagemap_entry(p) & FRG_PM_SLAB);
+    return !(e & FRG_PM_SLAB) || holds_free_key(p) || frg_pagemap_entry(p) != e;
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -163,7 +163,7 @@ FRG_INLINE bool slab_object_start(uint64_t e, const void *p) {
 }
 
 /* Word 1 of the small object p holds no free key, read so that a later
- * read of p's page-map entry cannot come first (see still_slab). */
+ * read of p's page-map entry cannot come first (see entry_unchanged). */
 FRG_INLINE bool no_free_key(const uint64_t *w, uint64_t key) {
 #if defined(__x86_64__) || defined(__i386__)
     bool none = w[1] != key; /* the CPU keeps loads in order: only the compiler must */
@@ -174,29 +174,26 @@ FRG_INLINE bool no_free_key(const uint64_t *w, uint64_t key) {
 #endif
 }
 
-/* After no_free_key(p): does p's page still have its slab flag?  The
- * sweep clears the flag before its madvise takes the page (and the key
- * in it) away.  A word read as zero from the new page was read after the
- * flag was cleared (the fault or the TLB shootdown that made the new
- * page visible here orders it), so this second read of the entry sees
- * the flag gone and the free takes the exact path. */
-FRG_INLINE bool still_slab(const uint64_t *slot) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the flag's byte alone: one test instruction */
-    return __atomic_load_n((const uint8_t *)slot + FRG_VA_BITS / 8, __ATOMIC_RELAXED) &
-           (1u << FRG_VA_BITS % 8);
-#else
-    return __atomic_load_n(slot, __ATOMIC_RELAXED) & FRG_PM_SLAB;
-#endif
+/* After no_free_key(p): is p's page-map entry still the `e` read first?
+ * The sweep clears a page's slab flag before its madvise takes the page
+ * (and the keys in it) away, and each clear bumps the entry's clear
+ * count.  A word 1 read as zero from the fresh page was read after the
+ * flag was cleared (the fault or the TLB shootdown that made the fresh
+ * page visible here orders them), so this read sees the flag clear, or
+ * set again by an allocation that brought the page back, with another
+ * count: either way not `e`, and the free takes the exact path. */
+FRG_INLINE bool entry_unchanged(const uint64_t *slot, uint64_t e) {
+    return __atomic_load_n(slot, __ATOMIC_RELAXED) == e;
 }
 
 FRG_API void frg_free(void *p) {
     const uint64_t *slot = frg_pagemap_slot(p);
-    uint64_t e = slot ? __atomic_load_n(slot, __ATOMIC_RELAXED) : 0;
+    /* acquire: word 1 is read after it (no cost on x86) */
+    uint64_t e = slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : 0;
     if (FRG_LIKELY(e & FRG_PM_SLAB)) {
         uint64_t *w = p, key = frg_free_key;
         FRG_VG_DEFINED(w + 1, 8);
-        if (FRG_LIKELY(slab_object_start(e, p) && no_free_key(w, key) && still_slab(slot))) {
+        if (FRG_LIKELY(slab_object_start(e, p) && no_free_key(w, key) && entry_unchanged(slot, e))) {
             w[1] = key;
             FRG_VG_FREE(p);
             frg_cache_free(frg_pm_class(e), p);
@@ -262,7 +259,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     uint64_t e = frg_pagemap_entry(p);
     /* A live small object staying small: decided from the page-map entry. */
     if (FRG_LIKELY((e & FRG_PM_SLAB) && size <= FRG_SMALL_MAX && !FRG_VG_ENABLED) &&
-        slab_object_start(e, p) && !holds_free_key(p)) {
+        slab_object_start(e, p) && !maybe_freed(e, p)) {
         unsigned cls = frg_pm_class(e);
         if (frg_size_to_class(size) == cls)
             return p;
@@ -379,7 +376,7 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
     if (!p)
         return 0;
     uint64_t e = frg_pagemap_entry(p);
-    if (FRG_LIKELY(e & FRG_PM_SLAB) && slab_object_start(e, p) && !holds_free_key(p))
+    if (FRG_LIKELY(e & FRG_PM_SLAB) && slab_object_start(e, p) && !maybe_freed(e, p))
         return frg_class_size(frg_pm_class(e));
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);

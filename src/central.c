@@ -318,9 +318,8 @@ static size_t flush_pages(struct frg_central *c, struct page_batch *b) {
         frg_pagemap_set_slab_flag((uintptr_t)b->range[i].addr, b->range[i].size / FRG_PAGE, false);
     frg_os_purge_ranges(b->range, b->n, ok);
     for (size_t i = 0; i < b->n; i++) {
-        if (!ok[i]) {
-            frg_pagemap_set_slab_flag((uintptr_t)b->range[i].addr, b->range[i].size / FRG_PAGE,
-                                      true);
+        if (!ok[i]) { /* it may have zeroed some pages (and their keys) */
+            frg_slab_pages_back(b->slab[i], b->pages[i]);
             continue;
         }
         b->slab[i]->purged |= b->pages[i];

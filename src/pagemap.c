@@ -68,7 +68,13 @@ void frg_pagemap_set_slab_flag(uintptr_t addr, size_t npages, bool on) {
         uint64_t *e = &frg_pm_root[page >> FRG_PM_LEAF_BITS]
                            ->entry[page & ((1u << FRG_PM_LEAF_BITS) - 1)];
         uint64_t v = __atomic_load_n(e, __ATOMIC_RELAXED);
-        __atomic_store_n(e, on ? v | FRG_PM_SLAB : v & ~FRG_PM_SLAB, __ATOMIC_RELEASE);
+        if (on) {
+            v |= FRG_PM_SLAB;
+        } else {
+            uint64_t gen = (v + ((uint64_t)1 << FRG_PM_GEN_SHIFT)) & FRG_PM_GEN_MASK;
+            v = (v & ~(FRG_PM_SLAB | FRG_PM_GEN_MASK)) | gen;
+        }
+        __atomic_store_n(e, v, __ATOMIC_RELEASE);
     }
 }
 

@@ -32,10 +32,17 @@
  * finds its class from the entry and the constant class table, without
  * reading the descriptor, whose other fields the central lists write from
  * any CPU.  Those four base bits are all it needs to find an object's
- * offset in a slab of at most 64 KiB (frg_pm_slab_offset). */
+ * offset in a slab of at most 64 KiB (frg_pm_slab_offset).  Bits 48-55
+ * count the times the slab flag was cleared (mod 256), so that free() can
+ * tell "still set" from "cleared and set again" by comparing the whole
+ * entry (alloc.c, entry_unchanged). */
 #define FRG_PM_SPAN_MASK ((((uint64_t)1 << FRG_VA_BITS) - 1) & ~(uint64_t)15)
 #define FRG_PM_SLAB ((uint64_t)1 << FRG_VA_BITS)
+#define FRG_PM_GEN_SHIFT 48
+#define FRG_PM_GEN_MASK ((uint64_t)0xff << FRG_PM_GEN_SHIFT)
 #define FRG_PM_CLASS_SHIFT 56
+_Static_assert(FRG_PM_GEN_SHIFT > FRG_VA_BITS && FRG_PM_GEN_SHIFT + 8 == FRG_PM_CLASS_SHIFT,
+               "the clear count sits between the slab flag and the class");
 #define FRG_PM_BASE_SHIFT 12 /* entry bits 0-3 are the base's bits 12-15 */
 _Static_assert(FRG_NCLASSES <= 256, "a size class fits the entry's 8 bits");
 _Static_assert(FRG_SLAB_MAX_PAGES * FRG_PAGE <= 65536,
@@ -58,7 +65,7 @@ FRG_HIDDEN bool frg_pagemap_ensure(uintptr_t addr, size_t size);
  * its entries carry them. */
 FRG_HIDDEN void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span);
 /* Set or clear FRG_PM_SLAB on `npages` slab pages from `addr`, keeping
- * the rest of their entries.  Pages of a slab that hold no live object
+ * the rest of their entries (a clear also bumps the clear count).  Pages of a slab that hold no live object
  * and were given back to the OS lose the flag while they are (the central
  * list does it, under the class's lock), so that free, realloc and
  * malloc_usable_size of a pointer into them take the slow path, which
@@ -86,7 +93,7 @@ FRG_INLINE const uint64_t *frg_pagemap_slot(const void *ptr) {
 
 FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
     const uint64_t *slot = frg_pagemap_slot(ptr);
-    return slot ? __atomic_load_n(slot, __ATOMIC_RELAXED) : 0;
+    return slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : 0;
 }
 
 FRG_INLINE struct frg_span *frg_pm_span(uint64_t entry) {

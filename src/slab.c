@@ -45,6 +45,11 @@ static void page_back_in_use(const struct frg_span *s, unsigned j) {
     frg_pagemap_set_slab_flag(FRG_BASE(s) + lo, 1, true);
 }
 
+void frg_slab_pages_back(const struct frg_span *s, uint16_t pages) {
+    for (unsigned todo = pages; todo; todo &= todo - 1)
+        page_back_in_use(s, (unsigned)__builtin_ctz(todo));
+}
+
 unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
     size_t size = frg_class_size(s->sclass);
     unsigned got = 0;
@@ -66,8 +71,7 @@ unsigned frg_slab_take(struct frg_span *s, void **out, unsigned n) {
             unsigned last = (unsigned)((off + size - 1) >> FRG_PAGE_SHIFT);
             s->purged &= (uint16_t)~(((2u << last) - 1) & ~((1u << first) - 1));
         }
-        for (unsigned back = was & ~(unsigned)s->purged; back; back &= back - 1)
-            page_back_in_use(s, (unsigned)__builtin_ctz(back));
+        frg_slab_pages_back(s, (uint16_t)(was & ~(unsigned)s->purged));
     }
     return got;
 }

@@ -28,6 +28,11 @@ FRG_HIDDEN enum frg_slab_put frg_slab_put(struct frg_span *s, void *p);
  * or not (see s->purged).  A page of nothing but the slab's unused tail is
  * never touched, so never counted. */
 FRG_HIDDEN uint16_t frg_slab_free_pages(const struct frg_span *s);
+/* Pages `pages` of slab s, which hold only free objects and lost their
+ * slab flag for a purge, are in use again (or the purge failed, maybe
+ * half-way): write the free key back into every object that starts on
+ * them, then set their flag.  Class lock held. */
+FRG_HIDDEN void frg_slab_pages_back(const struct frg_span *s, uint16_t pages);
 /* Is p the start of an object that is currently allocated? */
 FRG_HIDDEN bool frg_slab_is_live(const struct frg_span *s, const void *p);
 /* Debug: freemap consistent with nfree and the class, no live object on
