@@ -94,8 +94,10 @@ static struct frg_pub *create(void) {
 static void remove_stale_pages(void) {
     int saved = errno;
     DIR *d = opendir(FRG_PUB_DIR);
-    if (!d)
+    if (!d) {
+        errno = saved;
         return;
+    }
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "frgmalloc.", 10))

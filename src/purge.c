@@ -50,14 +50,16 @@ static int eager_wanted;
 static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
 static int thread_started, stop_requested;
-/* Set by the purger thread as its first act: it is past the start-up code
- * of the thread library and of any sanitizer runtime, which takes their
- * internal locks (ASan: its thread registry and allocator).  fork() waits
- * for it (frg_purge_wait_started): a child forked in the middle of that
- * start-up would inherit those locks taken, and its first pthread_create
- * or malloc (fork_child starts its own purger) would wait forever. */
-static int purger_up;
-static int purger_stuck; /* waited in vain once: its start-up never ends */
+/* purger_up is set by the purger thread as its first act: it is past the
+ * start-up code of the thread library and of any sanitizer runtime, which
+ * takes their internal locks (ASan: its thread registry and allocator).
+ * fork() waits for it (frg_purge_wait_started): a child forked in the
+ * middle of that start-up would inherit those locks taken, and its first
+ * pthread_create or malloc (fork_child starts its own purger) would wait
+ * forever.  purger_created is set before pthread_create (cleared if that
+ * fails), so a fork from another thread meanwhile waits too. */
+static int purger_created, purger_up;
+static int purger_stuck; /* waited in vain: its start-up has not ended */
 #define PURGER_START_WAIT_NS 1000000000ull /* 1 s */
 static pthread_t purger;
 /* The purger sleeps on a doorbell: private, or the shared word of the
@@ -221,8 +223,11 @@ void frg_purge_start(void) {
     __atomic_store_n(&stop_requested, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&purger_up, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&purger_stuck, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&purger_created, 1, __ATOMIC_RELEASE);
     if (pthread_create(&purger, &attr, purger_main, NULL) == 0)
         __atomic_store_n(&thread_started, 1, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&purger_created, 0, __ATOMIC_RELEASE);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE))
@@ -245,25 +250,29 @@ void frg_purge_stats(struct frg_purge_stats *out) {
     frg_unlock(&purge_lock);
 }
 
-void frg_purge_wait_started(void) {
-    if (!__atomic_load_n(&thread_started, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&purger_stuck, __ATOMIC_RELAXED))
-        return;
-    /* Bounded: in the child of a fork that inherited such a lock, its own
-     * purger may never get through its start-up; forks must not hang on
-     * it (they take the risk they took before). */
+bool frg_purge_wait_started(void) {
+    if (!__atomic_load_n(&purger_created, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&purger_up, __ATOMIC_ACQUIRE))
+        return true;
+    if (__atomic_load_n(&purger_stuck, __ATOMIC_RELAXED))
+        return false;
+    /* Bounded: a purger stuck in its start-up (its process inherited such
+     * a lock) must not hang every fork. */
     int saved = errno;
     uint64_t start = frg_os_now_ns();
-    while (!__atomic_load_n(&purger_up, __ATOMIC_ACQUIRE)) {
-        uint64_t waited = frg_os_now_ns() - start;
-        if (waited >= PURGER_START_WAIT_NS) {
+    bool up = true;
+    while (__atomic_load_n(&purger_created, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&purger_up, __ATOMIC_ACQUIRE)) {
+        if (frg_os_now_ns() - start >= PURGER_START_WAIT_NS) {
             __atomic_store_n(&purger_stuck, 1, __ATOMIC_RELAXED);
+            up = false;
             break;
         }
         struct timespec ts = {0, 10000000}; /* 10 ms, then look at the clock */
         syscall(SYS_futex, &purger_up, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
     }
     errno = saved;
+    return up;
 }
 
 void frg_purge_lock_all(void) { frg_lock(&purge_lock); }
@@ -272,5 +281,6 @@ void frg_purge_unlock_all(void) { frg_unlock(&purge_lock); }
 void frg_purge_after_fork_child(void) {
     frg_lock_reinit(&purge_lock);
     thread_started = 0; /* threads do not survive fork; init.c restarts it */
+    purger_created = 0;
     private_bell = 0;
 }

@@ -224,19 +224,21 @@ static const struct scenario scenarios[] = {
 static char self[4096];
 
 /* Run scenario `name` in a fresh process; collect stdout, stderr, status. */
-static int run(const char *name, const char *conf, char *out, char *err, size_t size) {
+static int run(const char *name, const char *conf, char *out, size_t out_size, char *err,
+               size_t err_size) {
     int po[2], pe[2];
-    if (pipe(po) || pipe(pe))
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
         return -1;
     pid_t pid = tu_spawn(self, name, conf, po[1], pe[1]);
     close(po[1]);
     close(pe[1]);
-    ssize_t n = read(po[0], out, size - 1);
-    out[n > 0 ? n : 0] = '\0';
-    size_t len = 0;
-    while (len + 1 < size && (n = read(pe[0], err + len, size - 1 - len)) > 0)
-        len += (size_t)n;
-    err[len] = '\0';
+    if (pid < 0) {
+        close(po[0]);
+        close(pe[0]);
+        return -1;
+    }
+    tu_read_all(po[0], out, out_size); /* a line: fits the pipe, so stdout first is fine */
+    tu_read_all(pe[0], err, err_size);
     close(po[0]);
     close(pe[0]);
     int st;
@@ -246,8 +248,8 @@ static int run(const char *name, const char *conf, char *out, char *err, size_t 
 
 static void test_each_misuse_aborts_with_message(void) {
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++) {
-        char out[256], err[4096], want[256];
-        int st = run(scenarios[i].name, scenarios[i].conf, out, err, sizeof err);
+        char out[256], err[4096], want[512];
+        int st = run(scenarios[i].name, scenarios[i].conf, out, sizeof out, err, sizeof err);
         out[strcspn(out, "\n")] = '\0';
         snprintf(want, sizeof want, "frgmalloc: %s of %s\n", scenarios[i].what, out);
         int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
@@ -261,8 +263,8 @@ static void test_each_misuse_aborts_with_message(void) {
 }
 
 static void test_report_mode_continues(void) {
-    char out[256], err[4096], want[256];
-    int st = run("report_and_continue", "misuse:report", out, err, sizeof err);
+    char out[256], err[4096], want[512];
+    int st = run("report_and_continue", "misuse:report", out, sizeof out, err, sizeof err);
     out[strcspn(out, "\n")] = '\0';
     snprintf(want, sizeof want, "frgmalloc: double free of %s\n", out);
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -271,8 +273,8 @@ static void test_report_mode_continues(void) {
 }
 
 static void test_report_mode_stashed_slab(void) {
-    char out[256], err[4096], want[256];
-    int st = run("report_stashed_double_free", "misuse:report", out, err, sizeof err);
+    char out[256], err[4096], want[512];
+    int st = run("report_stashed_double_free", "misuse:report", out, sizeof out, err, sizeof err);
     out[strcspn(out, "\n")] = '\0';
     snprintf(want, sizeof want, "frgmalloc: double free of %s\n", out);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)

@@ -12,6 +12,7 @@
 
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -68,13 +69,19 @@ static inline int tu_check(const void *p, size_t n, uint8_t salt) {
  * keeping the first size-1 bytes, NUL-terminated. */
 static inline void tu_read_all(int fd, char *buf, size_t size) {
     size_t len = 0;
-    ssize_t r;
     char sink[4096];
-    while ((r = read(fd, len + 1 < size ? buf + len : sink,
-                     len + 1 < size ? size - 1 - len : sizeof sink)) > 0)
-        if (len + 1 < size)
+    for (;;) {
+        bool room = len + 1 < size;
+        ssize_t r = read(fd, room ? buf + len : sink, room ? size - 1 - len : sizeof sink);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (room)
             len += (size_t)r;
-    buf[len] = '\0';
+    }
+    if (size)
+        buf[len] = '\0';
 }
 
 /* Run fn() in a child; return its wait status and copy its stderr. */
@@ -118,10 +125,12 @@ struct tu_scenario {
 static inline pid_t tu_spawn(const char *prog, const char *arg, const char *conf, int out_fd,
                              int err_fd) {
     const char *old = getenv("FRGMALLOC_CONF");
-    char saved[512], all[1024];
-    snprintf(saved, sizeof saved, "%s", old ? old : "");
+    char saved[1024], all[2048];
     bool extend = conf && *conf;
-    snprintf(all, sizeof all, "%s%s%s", saved, old && extend ? "," : "", extend ? conf : "");
+    if (snprintf(saved, sizeof saved, "%s", old ? old : "") >= (int)sizeof saved ||
+        snprintf(all, sizeof all, "%s%s%s", saved, old && extend ? "," : "",
+                 extend ? conf : "") >= (int)sizeof all)
+        return -1; /* too long to restore or to pass on */
     if (extend)
         setenv("FRGMALLOC_CONF", all, 1);
     pid_t pid = fork();
@@ -143,7 +152,7 @@ static inline int tu_run_scenario(const struct tu_scenario *s) {
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     self[n > 0 ? n : 0] = '\0';
     int pipefd[2];
-    if (pipe(pipefd) != 0)
+    if (pipe2(pipefd, O_CLOEXEC) != 0) /* dup2 in the child clears it on 1 and 2 */
         return 0;
     pid_t pid = tu_spawn(self, s->name, s->conf, pipefd[1], pipefd[1]);
     close(pipefd[1]);
