@@ -153,12 +153,17 @@ static void test_slab_free_pages(void) {
         CU_ASSERT_EQUAL(frg_slab_put(&s, out[k]), FRG_PUT_OK);
     CU_ASSERT_EQUAL(frg_slab_free_pages(&s), 0x9);
     s.purged = 0x9; /* as the central list marks purged pages */
+    uint64_t before_clear = frg_pagemap_entry(mem);
     frg_pagemap_set_slab_flag(base, 1, false);
     frg_pagemap_set_slab_flag(base + 3 * FRG_PAGE, 1, false);
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 1), 1); /* object 0: page 0 */
     CU_ASSERT_EQUAL(s.purged, 0x8);
     CU_ASSERT((frg_pagemap_entry(mem) & FRG_PM_SLAB) != 0); /* flag back */
+    /* ... but not the same entry: a free that read it before the clear
+     * must see that it changed (alloc.c, entry_unchanged) */
+    CU_ASSERT(frg_pagemap_entry(mem) != before_clear);
+    CU_ASSERT_EQUAL(frg_pagemap_entry(mem) & ~FRG_PM_GEN_MASK, before_clear & ~FRG_PM_GEN_MASK);
     CU_ASSERT_EQUAL(((uint64_t *)(mem + 1792))[1], frg_free_key); /* free object 1: key back */
     CU_ASSERT_EQUAL(((uint64_t *)(mem + 3 * 1792))[1], 0); /* object 3 starts on page 1 */
     CU_ASSERT(frg_slab_validate(&s));
