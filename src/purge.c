@@ -223,7 +223,7 @@ void frg_purge_start(void) {
     __atomic_store_n(&stop_requested, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&purger_up, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&purger_stuck, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&purger_created, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&purger_created, 1, __ATOMIC_SEQ_CST);
     if (pthread_create(&purger, &attr, purger_main, NULL) == 0)
         __atomic_store_n(&thread_started, 1, __ATOMIC_RELEASE);
     else
@@ -281,6 +281,9 @@ void frg_purge_unlock_all(void) { frg_unlock(&purge_lock); }
 void frg_purge_after_fork_child(void) {
     frg_lock_reinit(&purge_lock);
     thread_started = 0; /* threads do not survive fork; init.c restarts it */
-    purger_created = 0;
+    /* A purger stuck in its start-up at the fork stays "created, not up,
+     * stuck" here: the child starts none, nor do its own children. */
+    if (purger_up)
+        purger_created = 0;
     private_bell = 0;
 }

@@ -5,10 +5,11 @@
  * for the purger to get past its start-up, at most about a second, and a
  * child forked while the purger was still not up must not start its own.
  *
- * Prints: fork_ms=N child_threads=T child_ok=0|1
- *   fork_ms        how long the first fork() took in the parent
- *   child_threads  threads in the child just after fork (1: no purger)
- *   child_ok       the child allocated, wrote and freed 1,000 objects
+ * Prints: fork_ms=N child_threads=T grandchild_threads=G child_ok=0|1
+ *   fork_ms             how long the first fork() took in the parent
+ *   child_threads       threads in the child just after fork (1: no purger)
+ *   grandchild_threads  the same in a child the child forks at once
+ *   child_ok            the child allocated, wrote and freed 1,000 objects
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -51,8 +52,13 @@ int main(void) {
                 ok = 0;
         for (int i = 0; i < 1000; i++)
             free(p[i]);
+        pid_t g = fork();
+        if (g == 0)
+            _exit(count_threads());
+        int gst = 0;
+        int grand = g > 0 && waitpid(g, &gst, 0) == g && WIFEXITED(gst) ? WEXITSTATUS(gst) : -1;
         char line[64];
-        int len = snprintf(line, sizeof line, "%d %d", threads, ok);
+        int len = snprintf(line, sizeof line, "%d %d %d", threads, grand, ok);
         if (write(fds[1], line, (size_t)len) != len)
             _exit(3);
         _exit(0);
@@ -64,9 +70,10 @@ int main(void) {
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || r <= 0)
         return 1;
-    int threads = 0, ok = 0;
-    if (sscanf(buf, "%d %d", &threads, &ok) != 2)
+    int threads = 0, grand = 0, ok = 0;
+    if (sscanf(buf, "%d %d %d", &threads, &grand, &ok) != 3)
         return 1;
-    printf("fork_ms=%.0f child_threads=%d child_ok=%d\n", fork_ms, threads, ok);
+    printf("fork_ms=%.0f child_threads=%d grandchild_threads=%d child_ok=%d\n", fork_ms, threads,
+           grand, ok);
     return 0;
 }

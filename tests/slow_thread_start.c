@@ -17,7 +17,7 @@ struct start {
     void *arg;
 };
 static struct start starts[64];
-static int used;
+static unsigned used;
 
 static void *delayed(void *p) {
     struct start *s = p;
@@ -34,7 +34,7 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
     if (!real)
         real = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
             RTLD_NEXT, "pthread_create");
-    int i = __atomic_fetch_add(&used, 1, __ATOMIC_RELAXED);
+    unsigned i = __atomic_fetch_add(&used, 1, __ATOMIC_RELAXED);
     if (i >= 64)
         return real(t, attr, fn, arg);
     starts[i].fn = fn;

@@ -227,8 +227,14 @@ static char self[4096];
 static int run(const char *name, const char *conf, char *out, size_t out_size, char *err,
                size_t err_size) {
     int po[2], pe[2];
-    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
+    out[0] = err[0] = '\0';
+    if (pipe2(po, O_CLOEXEC))
         return -1;
+    if (pipe2(pe, O_CLOEXEC)) {
+        close(po[0]);
+        close(po[1]);
+        return -1;
+    }
     pid_t pid = tu_spawn(self, name, conf, po[1], pe[1]);
     close(po[1]);
     close(pe[1]);
@@ -241,8 +247,9 @@ static int run(const char *name, const char *conf, char *out, size_t out_size, c
     tu_read_all(pe[0], err, err_size);
     close(po[0]);
     close(pe[0]);
-    int st;
-    waitpid(pid, &st, 0);
+    int st = -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
     return st;
 }
 
