@@ -65,8 +65,9 @@ FRG_HIDDEN bool frg_pagemap_ensure(uintptr_t addr, size_t size);
  * its entries carry them. */
 FRG_HIDDEN void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span);
 /* Set or clear FRG_PM_SLAB on `npages` slab pages from `addr`, keeping
- * the rest of their entries (a clear also bumps the clear count).  Pages of a slab that hold no live object
- * and were given back to the OS lose the flag while they are (the central
+ * the rest of their entries (a clear also bumps the clear count).  Pages
+ * of a slab that hold no live object and were given back to the OS lose
+ * the flag while they are (the central
  * list does it, under the class's lock), so that free, realloc and
  * malloc_usable_size of a pointer into them take the slow path, which
  * checks the slab's freemap: the free key a freed object held is gone
