@@ -123,6 +123,7 @@ static void run_init(void) {
     if (frg_os_page_size() != FRG_PAGE)
         frg_fatal("page size %zu is not supported (built for %zu)", frg_os_page_size(),
                   FRG_PAGE);
+    frg_os_init();
     frg_options_init();
     init_free_key();
     frg_pageheap_init();

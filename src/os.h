@@ -47,7 +47,8 @@ FRG_HIDDEN bool frg_os_grow_in_place(void *p, size_t old_size, size_t new_size);
  * contents (mremap MAYMOVE | FIXED).  The old range is unmapped.  On
  * failure the old mapping is unchanged and `target` is no longer the
  * caller's (the kernel may already have unmapped it, and another thread
- * mapped the range again): never unmap it afterwards. */
+ * mapped the range again): never unmap it afterwards.  Under valgrind the
+ * contents are copied instead (os_linux.c says why). */
 FRG_HIDDEN bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size);
 /* Shrink a mapping in place: unmap its tail. */
 FRG_HIDDEN void frg_os_trim_tail(void *p, size_t old_size, size_t new_size);
@@ -57,6 +58,9 @@ FRG_HIDDEN size_t frg_os_page_size(void);
 FRG_HIDDEN unsigned frg_os_possible_cpus(void);
 /* Monotonic time with a few milliseconds of resolution (cheap). */
 FRG_HIDDEN uint64_t frg_os_now_ns(void);
+/* At initialisation: notice whether the program runs under valgrind,
+ * whose mremap emulation frg_os_move works around. */
+FRG_HIDDEN void frg_os_init(void);
 /* Value of an environment variable without calling getenv's callers'
  * machinery; safe before libc finished initialising. */
 FRG_HIDDEN const char *frg_os_getenv(const char *name);
