@@ -1,15 +1,14 @@
 /*
- * pageheap.c - chunks, page runs, dirty-page accounting and page purging.
+ * pageheap.c - chunks, page runs and page accounting (used, dirty, clean).
  *
  * Owns: every chunk and its descriptor, the by-longest-run bucket lists,
- * the dirty list, the page-map entries of slab and large spans.
- * Locking: heap.lock (rank PAGEHEAP) guards all of it.  madvise runs with
- * the lock released: the runs being purged are first marked used so no one
- * can allocate them, and given back as clean free pages afterwards.  A
- * whole purge (detach, madvise, give back) holds heap.purge_lock (rank
- * PAGE_PURGE, below PAGEHEAP): one purge at a time, a free() that finds one
- * running leaves the work to it, and fork waits for it, so a child never
- * inherits runs detached by a thread it does not have.
+ * the dirty list, the page-map entries of slab and large spans.  The
+ * dirty budget and purging are pageheap_purge.c's; the two share the
+ * state through pageheap_internal.h.
+ * Locking: frg_heap.lock (rank PAGEHEAP) guards all of it; a purge in
+ * progress holds frg_heap.purge_lock too and releases frg_heap.lock
+ * around madvise, with the runs it purges marked used (pageheap_purge.c).
+ * Fork takes both (frg_pageheap_lock_all).
  */
 #include "pageheap.h"
 
@@ -19,23 +18,13 @@
 #include "bitmap.h"
 #include "pool.h"
 #include "options.h"
+#include "pageheap_internal.h"
 #include "pagemap.h"
 #include "purge.h"
 #include "report.h"
 
-static struct {
-    frg_lock_t lock;
-    frg_lock_t purge_lock;
-    struct frg_chunk *bucket[FRG_CHUNK_BUCKETS];
-    struct frg_chunk *dirty_head, *dirty_tail;
-    struct frg_chunk *all;
-    size_t nchunks, used_pages, dirty_pages, free_pages, empty_chunks, unmapped;
-    size_t purging_pages; /* detached for madvise right now */
-    size_t boost_pages;   /* budget added because eager purges were refaulted */
-    uint64_t last_eager_ns; /* when free() last purged over-budget pages */
-    uint32_t decay_pass;    /* decay passes so far (a chunk's gen_pass) */
-} heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP),
-          .purge_lock = FRG_LOCK_INIT(FRG_RANK_PAGE_PURGE)};
+struct frg_heap_state frg_heap = {.lock = FRG_LOCK_INIT(FRG_RANK_PAGEHEAP),
+                                  .purge_lock = FRG_LOCK_INIT(FRG_RANK_PAGE_PURGE)};
 
 struct frg_span frg_span_freed;
 
@@ -80,7 +69,7 @@ static void bucket_unlink(struct frg_chunk *c) {
     if (c->prev)
         c->prev->next = c->next;
     else
-        heap.bucket[c->bucket] = c->next;
+        frg_heap.bucket[c->bucket] = c->next;
     if (c->next)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
@@ -96,11 +85,11 @@ static void chunk_relist(struct frg_chunk *c) {
     if (b == FRG_CHUNK_UNLISTED)
         return;
     c->bucket = (uint8_t)b;
-    c->next = heap.bucket[b];
+    c->next = frg_heap.bucket[b];
     c->prev = NULL;
     if (c->next)
         c->next->prev = c;
-    heap.bucket[b] = c;
+    frg_heap.bucket[b] = c;
 }
 
 static void dirty_unlink(struct frg_chunk *c) {
@@ -109,11 +98,11 @@ static void dirty_unlink(struct frg_chunk *c) {
     if (c->dprev)
         c->dprev->dnext = c->dnext;
     else
-        heap.dirty_head = c->dnext;
+        frg_heap.dirty_head = c->dnext;
     if (c->dnext)
         c->dnext->dprev = c->dprev;
     else
-        heap.dirty_tail = c->dprev;
+        frg_heap.dirty_tail = c->dprev;
     c->dnext = c->dprev = NULL;
     c->on_dirty_list = false;
 }
@@ -121,13 +110,13 @@ static void dirty_unlink(struct frg_chunk *c) {
 static void dirty_push_front(struct frg_chunk *c, uint64_t now) {
     dirty_unlink(c);
     c->dirty_ns = now;
-    c->dnext = heap.dirty_head;
+    c->dnext = frg_heap.dirty_head;
     c->dprev = NULL;
     if (c->dnext)
         c->dnext->dprev = c;
     else
-        heap.dirty_tail = c;
-    heap.dirty_head = c;
+        frg_heap.dirty_tail = c;
+    frg_heap.dirty_head = c;
     c->on_dirty_list = true;
 }
 
@@ -150,31 +139,31 @@ static struct frg_chunk *chunk_new(void) {
     c->longest = FRG_CHUNK_PAGES;
     c->longest_start = 0;
     c->bucket = FRG_CHUNK_UNLISTED;
-    c->anext = heap.all;
-    if (heap.all)
-        heap.all->aprev = c;
-    heap.all = c;
-    heap.nchunks++;
-    heap.free_pages += FRG_CHUNK_PAGES;
-    heap.empty_chunks++;
+    c->anext = frg_heap.all;
+    if (frg_heap.all)
+        frg_heap.all->aprev = c;
+    frg_heap.all = c;
+    frg_heap.nchunks++;
+    frg_heap.free_pages += FRG_CHUNK_PAGES;
+    frg_heap.empty_chunks++;
     chunk_relist(c);
     return c;
 }
 
-static void chunk_unmap(struct frg_chunk *c) {
+void frg_heap_chunk_unmap(struct frg_chunk *c) {
     bucket_unlink(c);
     dirty_unlink(c);
     if (c->aprev)
         c->aprev->anext = c->anext;
     else
-        heap.all = c->anext;
+        frg_heap.all = c->anext;
     if (c->anext)
         c->anext->aprev = c->aprev;
-    heap.nchunks--;
-    heap.free_pages -= FRG_CHUNK_PAGES;
-    __atomic_store_n(&heap.dirty_pages, heap.dirty_pages - (c->ndirty), __ATOMIC_RELAXED);
-    heap.empty_chunks--;
-    heap.unmapped++;
+    frg_heap.nchunks--;
+    frg_heap.free_pages -= FRG_CHUNK_PAGES;
+    __atomic_store_n(&frg_heap.dirty_pages, frg_heap.dirty_pages - (c->ndirty), __ATOMIC_RELAXED);
+    frg_heap.empty_chunks--;
+    frg_heap.unmapped++;
     frg_pagemap_set(FRG_BASE(c), FRG_CHUNK_PAGES, NULL);
     frg_os_unmap((void *)FRG_BASE(c), FRG_CHUNK_SIZE);
     frg_pool_free(&frg_chunk_pool, c);
@@ -212,35 +201,32 @@ static void longest_after_give(struct frg_chunk *c, size_t first, size_t n) {
     }
 }
 
-/* Mark [first, first+n) used; returns how many of them were dirty.  The
- * caller accounts the pages as used or as being purged. */
-static size_t take_pages(struct frg_chunk *c, size_t first, size_t n) {
+size_t frg_heap_take_pages(struct frg_chunk *c, size_t first, size_t n) {
     if (c->nfree == FRG_CHUNK_PAGES)
-        heap.empty_chunks--;
+        frg_heap.empty_chunks--;
     size_t d = c->ndirty ? frg_bm_count(c->dirty, first, n) : 0;
     frg_bm_fill(c->used, first, n, 1);
     if (d) {
         frg_bm_fill(c->dirty, first, n, 0);
         frg_bm_fill(c->dirty_old, first, n, 0);
         c->ndirty -= (uint32_t)d;
-        __atomic_store_n(&heap.dirty_pages, heap.dirty_pages - (d), __ATOMIC_RELAXED);
+        __atomic_store_n(&frg_heap.dirty_pages, frg_heap.dirty_pages - (d), __ATOMIC_RELAXED);
         if (!c->ndirty)
             dirty_unlink(c);
     }
     c->nfree -= (uint32_t)n;
-    heap.free_pages -= n;
+    frg_heap.free_pages -= n;
     longest_after_take(c, first, n);
     chunk_relist(c);
     return d;
 }
 
-/* Mark [first, first+n) free; dirty (resident, to be purged) or clean. */
-static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) {
+void frg_heap_give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) {
     frg_bm_fill(c->used, first, n, 0);
     if (dirty) {
         frg_bm_fill(c->dirty, first, n, 1);
         c->ndirty += (uint32_t)n;
-        __atomic_store_n(&heap.dirty_pages, heap.dirty_pages + (n), __ATOMIC_RELAXED);
+        __atomic_store_n(&frg_heap.dirty_pages, frg_heap.dirty_pages + (n), __ATOMIC_RELAXED);
         /* Most recently dirtied first: allocation reuses these pages,
          * eager purging takes from the other end.  A chunk that had no
          * dirty page starts a decay generation (dirty_old is empty). */
@@ -250,160 +236,14 @@ static void give_pages(struct frg_chunk *c, size_t first, size_t n, bool dirty) 
         dirty_push_front(c, now);
     }
     c->nfree += (uint32_t)n;
-    heap.free_pages += n;
+    frg_heap.free_pages += n;
     if (c->nfree == FRG_CHUNK_PAGES)
-        heap.empty_chunks++;
+        frg_heap.empty_chunks++;
     longest_after_give(c, first, n);
     chunk_relist(c);
     if (dirty)
         frg_purge_notify();
 }
-
-/* ---- purging ---------------------------------------------------------------- */
-
-/* Dirty runs are detached from the heap under the lock (marked used, so no
- * one allocates them), purged with the lock released, and given back as
- * clean free pages. */
-#define PURGE_BATCH FRG_OS_PURGE_VECTOR
-struct purge_run {
-    struct frg_chunk *chunk;
-    uint32_t first, n;
-};
-
-/* Detach up to `room` runs of c's dirty pages (only_old: of those that
- * have been dirty since its generation began). */
-static size_t detach_dirty_runs(struct frg_chunk *c, struct purge_run *runs, size_t room,
-                                bool only_old) {
-    uint64_t mask[FRG_CHUNK_WORDS];
-    for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
-        mask[w] = only_old ? c->dirty_old[w] : c->dirty[w];
-    size_t k = 0, i = 0;
-    while (k < room && c->ndirty) {
-        size_t s = frg_bm_find(mask, FRG_CHUNK_PAGES, i, 1);
-        if (s >= FRG_CHUNK_PAGES)
-            break;
-        size_t e = frg_bm_find(mask, FRG_CHUNK_PAGES, s, 0);
-        take_pages(c, s, e - s);
-        c->purging += (uint32_t)(e - s);
-        heap.purging_pages += e - s;
-        runs[k++] = (struct purge_run){c, (uint32_t)s, (uint32_t)(e - s)};
-        i = e;
-    }
-    return k;
-}
-
-/* Called and returns with heap.lock held; releases it around madvise. */
-static size_t purge_detached(struct purge_run *runs, size_t n) {
-    bool ok[PURGE_BATCH];
-    struct frg_os_range ranges[PURGE_BATCH];
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        ranges[i] = (struct frg_os_range){
-            (void *)(FRG_BASE(runs[i].chunk) + (size_t)runs[i].first * FRG_PAGE),
-            (size_t)runs[i].n * FRG_PAGE};
-    frg_unlock(&heap.lock);
-    frg_os_purge_ranges(ranges, n, ok);
-    frg_lock(&heap.lock);
-    for (size_t i = 0; i < n; i++) {
-        struct frg_chunk *c = runs[i].chunk;
-        c->purging -= runs[i].n;
-        heap.purging_pages -= runs[i].n;
-        give_pages(c, runs[i].first, runs[i].n, !ok[i]);
-        if (ok[i])
-            bytes += (size_t)runs[i].n * FRG_PAGE;
-    }
-    return bytes;
-}
-
-/* Unmap wholly free, purged chunks while more than retain_max is kept. */
-static size_t release_empty_chunks(void) {
-    size_t released = 0;
-    struct frg_chunk *c = heap.all;
-    while (c && heap.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max) {
-        struct frg_chunk *next = c->anext;
-        if (c->nfree == FRG_CHUNK_PAGES && c->ndirty == 0) {
-            chunk_unmap(c);
-            released += FRG_CHUNK_SIZE;
-        }
-        c = next;
-    }
-    return released;
-}
-
-static bool has_old_pages(const struct frg_chunk *c) {
-    for (size_t w = 0; w < FRG_CHUNK_WORDS; w++)
-        if (c->dirty_old[w])
-            return true;
-    return false;
-}
-
-/* Purge in batches of detached runs, least recently dirtied chunks first.
- * generation_before == UINT64_MAX: every dirty page, until at most `keep`
- * remain (eager purging, full purge).  Otherwise decay: in every chunk
- * whose generation began before generation_before, the pages that stayed
- * dirty all that generation (nobody reused them for at least decay_ms);
- * then the chunk begins a new generation with the pages dirty now.  Pages
- * in steady reuse are never purged by decay.  Lock held. */
-static size_t purge_batches(size_t keep, uint64_t generation_before, uint64_t now) {
-    bool decay = generation_before != UINT64_MAX;
-    uint32_t pass = decay ? ++heap.decay_pass : 0;
-    size_t bytes = 0;
-    while (heap.dirty_pages > keep) {
-        struct purge_run runs[PURGE_BATCH];
-        size_t n = 0;
-        struct frg_chunk *prev;
-        for (struct frg_chunk *c = heap.dirty_tail; c && n < PURGE_BATCH && heap.dirty_pages > keep;
-             c = prev) {
-            prev = c->dprev; /* detaching all its dirty pages unlinks c */
-            if (decay && (c->gen_ns >= generation_before || c->gen_pass == pass))
-                continue; /* too young, or begun by this pass */
-            n += detach_dirty_runs(c, runs + n, PURGE_BATCH - n, decay);
-            if (decay && !has_old_pages(c)) { /* all detached: the next generation */
-                memcpy(c->dirty_old, c->dirty, sizeof c->dirty);
-                c->gen_ns = now;
-                c->gen_pass = pass;
-            }
-        }
-        if (!n)
-            break;
-        size_t got = purge_detached(runs, n);
-        bytes += got;
-        if (!got)
-            break; /* madvise is failing: try again later */
-    }
-    return bytes;
-}
-
-/* The dirty budget: dirty_min bytes, or dirty_ratio percent of the pages
- * in use if that is more, plus the boost: pages the program allocated
- * afresh soon after free() had purged over-budget pages.  A program that
- * frees and reallocates the same working set thus purges once, not on
- * every round; the boost halves whenever a decay pass finds pages that
- * stayed unused for decay_ms, and malloc_trim drops it. */
-static size_t dirty_budget(void) {
-    size_t floor = frg_opt.dirty_min / FRG_PAGE;
-    size_t prop = __atomic_load_n(&heap.used_pages, __ATOMIC_RELAXED) * frg_opt.dirty_ratio / 100;
-    return (floor > prop ? floor : prop) + __atomic_load_n(&heap.boost_pages, __ATOMIC_RELAXED);
-}
-
-#define BOOST_MAX_PAGES (((size_t)1 << 30) / FRG_PAGE)
-
-size_t frg_pageheap_dirty_room(void) {
-    /* racy by design: a hint for the central lists' slab stash */
-    size_t budget = dirty_budget(), dirty = __atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED);
-    return budget > dirty ? budget - dirty : 0;
-}
-
-/* Pages that were not dirty were just faulted in (or will be): if free()
- * purged pages a moment ago, that purge was wasted; remember it. */
-static void note_fresh_pages(size_t fresh) {
-    if (!fresh || !heap.last_eager_ns)
-        return;
-    uint64_t window = frg_opt.decay_ms * 1000000ull;
-    if (frg_os_now_ns() - heap.last_eager_ns < window && heap.boost_pages < BOOST_MAX_PAGES)
-        __atomic_store_n(&heap.boost_pages, heap.boost_pages + (fresh), __ATOMIC_RELAXED);
-}
-
 
 /* ---- runs --------------------------------------------------------------- */
 
@@ -432,14 +272,14 @@ static long find_run(const uint64_t *bm, int avail, size_t n, size_t align) {
  * free run, then a new chunk. */
 static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
     unsigned tried = 0;
-    for (struct frg_chunk *c = heap.dirty_head; c && tried < DIRTY_CHUNKS_TRIED;
+    for (struct frg_chunk *c = frg_heap.dirty_head; c && tried < DIRTY_CHUNKS_TRIED;
          c = c->dnext, tried++) {
         if (c->ndirty >= npages && (*first = find_run(c->dirty, 1, npages, align)) >= 0)
             return c;
     }
     for (unsigned b = frg_log2(npages); b < FRG_CHUNK_BUCKETS; b++) {
         struct frg_chunk *next;
-        for (struct frg_chunk *c = heap.bucket[b]; c; c = next) {
+        for (struct frg_chunk *c = frg_heap.bucket[b]; c; c = next) {
             next = c->next;
             if (c->longest_stale && c->longest >= npages) {
                 longest_refresh(c);
@@ -465,17 +305,17 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
         return NULL;
     }
     long first;
-    frg_lock(&heap.lock);
+    frg_lock(&frg_heap.lock);
     struct frg_chunk *chunk = place_run(npages, align_pages, &first);
     if (!chunk) {
-        frg_unlock(&heap.lock);
+        frg_unlock(&frg_heap.lock);
         frg_pool_free(&frg_span_pool, span);
         errno = ENOMEM;
         return NULL;
     }
-    size_t dirty = take_pages(chunk, (size_t)first, npages);
-    __atomic_store_n(&heap.used_pages, heap.used_pages + (npages), __ATOMIC_RELAXED);
-    note_fresh_pages(npages - dirty);
+    size_t dirty = frg_heap_take_pages(chunk, (size_t)first, npages);
+    __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (npages), __ATOMIC_RELAXED);
+    frg_heap_note_fresh_pages(npages - dirty);
     span->base = FRG_ENC_BASE(FRG_BASE(chunk) + (size_t)first * FRG_PAGE);
     span->npages = (uint32_t)npages;
     span->kind = (uint8_t)kind;
@@ -484,7 +324,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     span->bucket = FRG_SLAB_UNLISTED;
     /* Under the lock, so that a fork never sees used pages unmapped. */
     frg_pagemap_set(FRG_BASE(span), npages, span);
-    frg_unlock(&heap.lock);
+    frg_unlock(&frg_heap.lock);
     *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
     return span;
 }
@@ -495,20 +335,20 @@ static void free_span(struct frg_span *span, bool purged) {
     struct frg_chunk *c = span->chunk;
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     unsigned clean = !purged && span->kind == FRG_SPAN_SLAB ? span->purged : 0;
-    frg_lock(&heap.lock);
+    frg_lock(&frg_heap.lock);
     frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
     if (!clean) {
-        give_pages(c, first, span->npages, !purged);
+        frg_heap_give_pages(c, first, span->npages, !purged);
     } else {
         for (size_t j = 0, run; j < span->npages; j += run) { /* runs of one state */
             bool dirty = !(clean >> j & 1);
             for (run = 1; j + run < span->npages && !(clean >> (j + run) & 1) == dirty; run++)
                 ;
-            give_pages(c, first + j, run, dirty);
+            frg_heap_give_pages(c, first + j, run, dirty);
         }
     }
-    __atomic_store_n(&heap.used_pages, heap.used_pages - (span->npages), __ATOMIC_RELAXED);
-    frg_unlock(&heap.lock);
+    __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (span->npages), __ATOMIC_RELAXED);
+    frg_unlock(&frg_heap.lock);
     frg_pool_free(&frg_span_pool, span);
 }
 
@@ -528,15 +368,15 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     size_t end = first + span->npages, new_end = first + new_npages;
     if (new_end > FRG_CHUNK_PAGES)
         return false;
-    frg_lock(&heap.lock);
+    frg_lock(&frg_heap.lock);
     bool ok = frg_bm_find(c->used, FRG_CHUNK_PAGES, end, 1) >= new_end;
     if (ok) {
-        take_pages(c, end, new_end - end);
-        __atomic_store_n(&heap.used_pages, heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
+        frg_heap_take_pages(c, end, new_end - end);
+        __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
         frg_pagemap_set(FRG_BASE(c) + end * FRG_PAGE, new_end - end, span);
         span->npages = (uint32_t)new_npages;
     }
-    frg_unlock(&heap.lock);
+    frg_unlock(&frg_heap.lock);
     return ok;
 }
 
@@ -544,88 +384,26 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     struct frg_chunk *c = span->chunk;
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
-    frg_lock(&heap.lock);
+    frg_lock(&frg_heap.lock);
     frg_pagemap_set(FRG_BASE(span) + new_npages * FRG_PAGE, cut, &frg_span_freed);
     span->npages = (uint32_t)new_npages;
-    give_pages(c, first + new_npages, cut, true);
-    __atomic_store_n(&heap.used_pages, heap.used_pages - (cut), __ATOMIC_RELAXED);
-    frg_unlock(&heap.lock);
+    frg_heap_give_pages(c, first + new_npages, cut, true);
+    __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (cut), __ATOMIC_RELAXED);
+    frg_unlock(&frg_heap.lock);
     frg_pageheap_enforce_budget();
 }
 
-/* Over budget: purge back down to half of it (hysteresis: a program
- * freeing and reallocating the same pages stays under it).  The budget is
- * looked at again after each pass: frees made meanwhile by other threads
- * (which found the purge lock taken and left their pages to this purge)
- * may have moved it.  Both locks held. */
-static void purge_to_budget(void) {
-    if (heap.dirty_pages <= dirty_budget())
-        return;
-    heap.last_eager_ns = frg_os_now_ns();
-    for (int pass = 0; pass < 4 && heap.dirty_pages > dirty_budget(); pass++)
-        if (!purge_batches(dirty_budget() / 2, UINT64_MAX, 0))
-            break;
-}
-
-/* Purge down to the budget on this thread.  A free that finds a purge
- * running leaves its pages to it, and every purge looks at the budget
- * again once it has released the lock, so no such free is forgotten. */
-void frg_pageheap_purge_over_budget(void) {
-    for (int round = 0; round < 2; round++) {
-        if (__atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED) <= dirty_budget())
-            return;
-        if (!frg_trylock(&heap.purge_lock))
-            return;
-        frg_lock(&heap.lock);
-        purge_to_budget();
-        release_empty_chunks();
-        frg_unlock(&heap.lock);
-        frg_unlock(&heap.purge_lock);
-    }
-}
-
-/* After a free (eager purging).  A racy look first: the common case takes
- * no lock.  Over the budget this thread purges, unless purge_offload is on
- * and the purger thread runs: then the purger is asked to (on another CPU
- * if one is free) while this thread goes on, up to twice the budget. */
-void frg_pageheap_enforce_budget(void) {
-    size_t dirty = __atomic_load_n(&heap.dirty_pages, __ATOMIC_RELAXED), budget = dirty_budget();
-    if (dirty <= budget)
-        return;
-    if (dirty <= 2 * budget && frg_purge_offload())
-        return;
-    frg_pageheap_purge_over_budget();
-}
-
-size_t frg_pageheap_purge(uint64_t generation_before_ns) {
-    frg_lock(&heap.purge_lock);
-    frg_lock(&heap.lock);
-    size_t bytes = purge_batches(0, generation_before_ns, frg_os_now_ns());
-    /* Pages sat unused for a whole decay period: the program stopped
-     * reusing them, so the boost shrinks (a full purge drops it). */
-    if (generation_before_ns == UINT64_MAX)
-        __atomic_store_n(&heap.boost_pages, 0, __ATOMIC_RELAXED);
-    else if (bytes)
-        __atomic_store_n(&heap.boost_pages, heap.boost_pages / 2, __ATOMIC_RELAXED);
-    purge_to_budget(); /* frees that found this purge running */
-    release_empty_chunks(); /* counted as unmapped chunks, not purged bytes */
-    frg_unlock(&heap.lock);
-    frg_unlock(&heap.purge_lock);
-    frg_pageheap_purge_over_budget(); /* frees that came after purge_to_budget */
-    return bytes;
-}
-
 void frg_pageheap_stats(struct frg_pageheap_stats *out) {
-    frg_lock(&heap.lock);
-    out->chunks = heap.nchunks;
-    out->used_pages = heap.used_pages;
-    out->dirty_pages = heap.dirty_pages;
-    out->clean_pages = heap.free_pages - heap.dirty_pages;
-    out->empty_chunks = heap.empty_chunks;
-    out->chunks_unmapped = heap.unmapped;
-    out->purging_pages = heap.purging_pages;
+    frg_lock(&frg_heap.lock);
+    out->chunks = frg_heap.nchunks;
+    out->used_pages = frg_heap.used_pages;
+    out->dirty_pages = frg_heap.dirty_pages;
+    out->clean_pages = frg_heap.free_pages - frg_heap.dirty_pages;
+    out->empty_chunks = frg_heap.empty_chunks;
+    out->chunks_unmapped = frg_heap.unmapped;
+    out->purging_pages = frg_heap.purging_pages;
     size_t runs = 0;
-    for (struct frg_chunk *c = heap.all; c; c = c->anext) {
+    for (struct frg_chunk *c = frg_heap.all; c; c = c->anext) {
         size_t i = 0;
         while ((i = frg_bm_find(c->used, FRG_CHUNK_PAGES, i, 0)) < FRG_CHUNK_PAGES) {
             runs++;
@@ -633,7 +411,7 @@ void frg_pageheap_stats(struct frg_pageheap_stats *out) {
         }
     }
     out->free_runs = runs;
-    frg_unlock(&heap.lock);
+    frg_unlock(&frg_heap.lock);
 }
 
 static bool fail(const char *what, uintptr_t addr) {
@@ -644,8 +422,8 @@ static bool fail(const char *what, uintptr_t addr) {
 bool frg_pageheap_validate(void) {
     bool ok = true;
     size_t used = 0, dirty = 0, freep = 0, empty = 0, n = 0;
-    frg_lock(&heap.lock);
-    for (struct frg_chunk *c = heap.all; c; c = c->anext, n++) {
+    frg_lock(&frg_heap.lock);
+    for (struct frg_chunk *c = frg_heap.all; c; c = c->anext, n++) {
         size_t u = frg_bm_count(c->used, 0, FRG_CHUNK_PAGES);
         size_t d = frg_bm_count(c->dirty, 0, FRG_CHUNK_PAGES);
         if (FRG_CHUNK_PAGES - u != c->nfree)
@@ -681,22 +459,22 @@ bool frg_pageheap_validate(void) {
         freep += FRG_CHUNK_PAGES - u;
         empty += u == 0;
     }
-    if (n != heap.nchunks || used != heap.used_pages + heap.purging_pages || dirty != heap.dirty_pages ||
-        freep != heap.free_pages || empty != heap.empty_chunks)
+    if (n != frg_heap.nchunks || used != frg_heap.used_pages + frg_heap.purging_pages || dirty != frg_heap.dirty_pages ||
+        freep != frg_heap.free_pages || empty != frg_heap.empty_chunks)
         ok = fail("page heap totals wrong", 0);
-    frg_unlock(&heap.lock);
+    frg_unlock(&frg_heap.lock);
     return ok;
 }
 
 void frg_pageheap_lock_all(void) {
-    frg_lock(&heap.purge_lock); /* waits for a purge's madvise phase */
-    frg_lock(&heap.lock);
+    frg_lock(&frg_heap.purge_lock); /* waits for a purge's madvise phase */
+    frg_lock(&frg_heap.lock);
 }
 void frg_pageheap_unlock_all(void) {
-    frg_unlock(&heap.lock);
-    frg_unlock(&heap.purge_lock);
+    frg_unlock(&frg_heap.lock);
+    frg_unlock(&frg_heap.purge_lock);
 }
 void frg_pageheap_reinit_locks(void) {
-    frg_lock_reinit(&heap.purge_lock);
-    frg_lock_reinit(&heap.lock);
+    frg_lock_reinit(&frg_heap.purge_lock);
+    frg_lock_reinit(&frg_heap.lock);
 }

@@ -5,7 +5,7 @@
  *  1. eager: a slab or run that becomes empty is freed to the page heap at
  *     once (or stashed within the dirty budget); the page heap purges with
  *     madvise as soon as its dirty pages exceed the budget (dirty_min,
- *     dirty_ratio, boost: pageheap.c), by the freeing thread (with
+ *     dirty_ratio, boost: pageheap_purge.c), by the freeing thread (with
  *     purge_offload: by the purger thread, asked by the free, unless past
  *     twice the budget);
  *  2. decay: the purger thread returns what stayed unused for `decay_ms`

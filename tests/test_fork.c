@@ -117,7 +117,7 @@ static void test_fork_from_thread(void) {
 
 /* Frees 32 MiB at a time and purges it (malloc_trim's page-heap step; a
  * ping-pong like this one soon stops purging eagerly, see the boost in
- * pageheap.c), so this thread spends much of its time in madvise. */
+ * pageheap_purge.c), so this thread spends much of its time in madvise. */
 static void *purge_churn(void *arg) {
     (void)arg;
     enum { N = 4096 };
