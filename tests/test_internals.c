@@ -179,6 +179,65 @@ static void test_slab_free_pages(void) {
     munmap(mem, 4 * FRG_PAGE);
 }
 
+/* Every cached free object back in its slab. */
+static void drain_caches(void) {
+    frg_percpu_drain_all(false);
+    for (unsigned c = 0; c < FRG_NCLASSES; c++)
+        frg_transfer_drain(c);
+}
+
+/* A sweep of free slab pages whose madvise fails gives the pages back as
+ * they were: the slab flag set again and the free key in every free
+ * object starting there (a purge that failed part-way may have zeroed
+ * them), so free()'s fast check still catches a double free there. */
+static void test_sweep_failure_puts_keys_back(void) {
+    enum { N = 40 };
+    unsigned cls = frg_size_to_class(1792);
+    const struct frg_class_info *ci = &frg_classes[cls];
+    CU_ASSERT_EQUAL_FATAL(ci->slab_pages, 4);
+    frg_purge_stop(); /* no background sweep between the steps */
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = frg_malloc(1792);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    /* a slab whose objects are all ours */
+    struct frg_span *s = NULL;
+    for (int i = 0; i < N && !s; i++) {
+        struct frg_span *t = frg_pagemap_lookup(p[i]);
+        unsigned mine = 0;
+        for (int j = 0; j < N; j++)
+            mine += frg_pagemap_lookup(p[j]) == t;
+        if (mine == ci->nobjs)
+            s = t;
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    drain_caches();
+    frg_central_purge_free_pages(true); /* the next sweep finds only our page */
+    /* objects 0-2 start on page 0 and cover it */
+    char *obj0 = (char *)FRG_BASE(s);
+    for (int k = 0; k < 3; k++)
+        frg_free(obj0 + k * ci->size);
+    drain_caches();
+    CU_ASSERT_EQUAL(frg_slab_free_pages(s) & 1, 1);
+    for (int k = 0; k < 3; k++) /* as if the failed purge had zeroed the page */
+        ((uint64_t *)(obj0 + k * ci->size))[1] = 0;
+    frg_os_inject_faults(0, 1);
+    frg_central_purge_free_pages(true);
+    frg_os_inject_faults(0, 0);
+    CU_ASSERT_EQUAL(s->purged & 1, 0);
+    CU_ASSERT((frg_pagemap_entry(obj0) & FRG_PM_SLAB) != 0);
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(((uint64_t *)(obj0 + k * ci->size))[1], frg_free_key);
+    CU_ASSERT(frg_slab_validate(s));
+    for (int i = 0; i < N; i++) {
+        uintptr_t off = (uintptr_t)p[i] - FRG_BASE(s);
+        if (frg_pagemap_lookup(p[i]) != s || off >= 3 * ci->size)
+            frg_free(p[i]);
+    }
+    frg_purge_start();
+}
+
 /* Descriptor pages follow their use: after many descriptors are taken
  * and given back, a purge leaves only the blocks' header pages resident,
  * and the counters agree with the blocks. */
@@ -463,6 +522,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_pagemap_foreign);
     TU_TEST(internals, test_slab_bitmap);
     TU_TEST(internals, test_slab_free_pages);
+    TU_TEST(internals, test_sweep_failure_puts_keys_back);
     TU_TEST(internals, test_pool_purges_empty_pages);
     TU_TEST(internals, test_transfer_cache_holds_and_drains);
     TU_TEST(internals, test_pageheap_coalesce_and_grow);
