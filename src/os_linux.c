@@ -250,8 +250,9 @@ bool frg_os_move(void *p, size_t old_size, void *target, size_t new_size) {
          * MREMAP_FIXED move the permissions of whichever mapping then sits
          * where the old one was in its table: with free space just below
          * the old range, none, so memcheck reports every access to that
-         * part.  Copy instead.  Our look at the old range is not the
-         * program's (with FRG_VALGRIND its unused tail is inaccessible). */
+         * part.  Copy instead.  Our read of the old range is not the
+         * program's: with FRG_VALGRIND it is a freed block being reused
+         * (realloc always moves there), inaccessible to memcheck. */
         FRG_VG_QUIET_BEGIN();
         memcpy(target, p, old_size);
         FRG_VG_QUIET_END();

@@ -13,7 +13,6 @@
 #include "pageheap.h"
 
 #include <errno.h>
-#include <string.h>
 
 #include "bitmap.h"
 #include "pool.h"
