@@ -113,13 +113,26 @@ static bool holds_free_key(const void *p) {
     return word == frg_free_key;
 }
 
-/* May the small object p (page-map entry e) be free?  Its word 1 holds the
- * free key, or its page was given back while the slab held live objects
- * (the entry lost its slab flag; the key went with the page; the entry is
- * read again after the word, as in free: see entry_unchanged).  If so,
+/* After word 1 of p was read (no_free_key, holds_free_key): is p's
+ * page-map entry, kept at `slot`, still the `e` read first?
+ * The sweep clears a page's slab flag before its madvise takes the page
+ * (and the keys in it) away, and each clear bumps the entry's clear
+ * count.  A word 1 read as zero from the fresh page was read after the
+ * flag was cleared (the fault or the TLB shootdown that made the fresh
+ * page visible here orders them), so this read sees the flag clear, or
+ * set again by an allocation that brought the page back, with another
+ * count: either way not `e`, and the free takes the exact path. */
+FRG_INLINE bool entry_unchanged(const uint64_t *slot, uint64_t e) {
+    return __atomic_load_n(slot, __ATOMIC_RELAXED) == e;
+}
+
+/* May the small object p (page-map entry e, kept at `slot`) be free?  Its
+ * word 1 holds the free key, or its page was given back while the slab
+ * held live objects (the entry lost its slab flag; the key went with the
+ * page; the entry is read again after the word, as in free).  If so,
  * small_is_freed tells exactly. */
-static bool maybe_freed(uint64_t e, const void *p) {
-    return !(e & FRG_PM_SLAB) || holds_free_key(p) || frg_pagemap_entry(p) != e;
+static bool maybe_freed(const uint64_t *slot, uint64_t e, const void *p) {
+    return !(e & FRG_PM_SLAB) || holds_free_key(p) || !entry_unchanged(slot, e);
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -174,22 +187,9 @@ FRG_INLINE bool no_free_key(const uint64_t *w, uint64_t key) {
 #endif
 }
 
-/* After no_free_key(p): is p's page-map entry still the `e` read first?
- * The sweep clears a page's slab flag before its madvise takes the page
- * (and the keys in it) away, and each clear bumps the entry's clear
- * count.  A word 1 read as zero from the fresh page was read after the
- * flag was cleared (the fault or the TLB shootdown that made the fresh
- * page visible here orders them), so this read sees the flag clear, or
- * set again by an allocation that brought the page back, with another
- * count: either way not `e`, and the free takes the exact path. */
-FRG_INLINE bool entry_unchanged(const uint64_t *slot, uint64_t e) {
-    return __atomic_load_n(slot, __ATOMIC_RELAXED) == e;
-}
-
 FRG_API void frg_free(void *p) {
     const uint64_t *slot = frg_pagemap_slot(p);
-    /* acquire: word 1 is read after it (no cost on x86) */
-    uint64_t e = slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : 0;
+    uint64_t e = frg_pagemap_read(slot); /* acquire: word 1 is read after it */
     if (FRG_LIKELY(e & FRG_PM_SLAB)) {
         uint64_t *w = p, key = frg_free_key;
         FRG_VG_DEFINED(w + 1, 8);
@@ -256,10 +256,11 @@ FRG_API void *frg_realloc(void *p, size_t size) {
         frg_free(p);
         return NULL;
     }
-    uint64_t e = frg_pagemap_entry(p);
+    const uint64_t *slot = frg_pagemap_slot(p);
+    uint64_t e = frg_pagemap_read(slot);
     /* A live small object staying small: decided from the page-map entry. */
     if (FRG_LIKELY((e & FRG_PM_SLAB) && size <= FRG_SMALL_MAX && !FRG_VG_ENABLED) &&
-        slab_object_start(e, p) && !maybe_freed(e, p)) {
+        slab_object_start(e, p) && !maybe_freed(slot, e, p)) {
         unsigned cls = frg_pm_class(e);
         if (frg_size_to_class(size) == cls)
             return p;
@@ -267,7 +268,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(e, p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -375,12 +376,13 @@ FRG_API void *frg_pvalloc(size_t size) {
 FRG_API size_t frg_malloc_usable_size(void *p) {
     if (!p)
         return 0;
-    uint64_t e = frg_pagemap_entry(p);
-    if (FRG_LIKELY(e & FRG_PM_SLAB) && slab_object_start(e, p) && !maybe_freed(e, p))
+    const uint64_t *slot = frg_pagemap_slot(p);
+    uint64_t e = frg_pagemap_read(slot);
+    if (FRG_LIKELY(e & FRG_PM_SLAB) && slab_object_start(e, p) && !maybe_freed(slot, e, p))
         return frg_class_size(frg_pm_class(e));
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(e, p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass))
         bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);

@@ -92,9 +92,14 @@ FRG_INLINE const uint64_t *frg_pagemap_slot(const void *ptr) {
     return &leaf->entry[(a >> FRG_PAGE_SHIFT) & ((1u << FRG_PM_LEAF_BITS) - 1)];
 }
 
-FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
-    const uint64_t *slot = frg_pagemap_slot(ptr);
+/* The entry kept at `slot` (0 for NULL).  Acquire: what the caller reads
+ * of the page after it comes after it. */
+FRG_INLINE uint64_t frg_pagemap_read(const uint64_t *slot) {
     return slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : 0;
+}
+
+FRG_INLINE uint64_t frg_pagemap_entry(const void *ptr) {
+    return frg_pagemap_read(frg_pagemap_slot(ptr));
 }
 
 FRG_INLINE struct frg_span *frg_pm_span(uint64_t entry) {
