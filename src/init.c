@@ -44,16 +44,12 @@ FRG_HIDDEN extern int frg_lock_order_relaxed;
 #define RELAX_LOCK_ORDER(v) ((void)0)
 #endif
 
-/* The purger was past its start-up when the last fork began (fork_child
- * starts one in the child only then; see frg_purge_wait_started). */
-static bool purger_up_at_fork;
-
 static void fork_prepare(void) {
     if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     /* Before any lock: the purger may still be starting (just created by
      * the constructor or a fork child), inside the thread library. */
-    purger_up_at_fork = frg_purge_wait_started();
+    frg_purge_wait_started();
     RELAX_LOCK_ORDER(1);
     frg_mallctl_lock();
     frg_publish_lock();
@@ -105,8 +101,7 @@ static void fork_child(void) {
     RELAX_LOCK_ORDER(0);
     frg_lock_debug_forget_all(); /* the locks this thread took in prepare */
     frg_publish_after_fork_child(); /* the child's own statistics page */
-    if (purger_up_at_fork)
-        frg_purge_start(); /* else the child runs as with background:false */
+    frg_purge_start(); /* none if ours was stuck starting at the fork */
 }
 
 static void init_free_key(void) {

@@ -212,6 +212,13 @@ static void *purger_main(void *arg) {
 void frg_purge_start(void) {
     if (!frg_opt.background || __atomic_load_n(&thread_started, __ATOMIC_ACQUIRE))
         return;
+    /* A fork child whose parent's purger was stuck in its start-up (created,
+     * never up; frg_purge_after_fork_child keeps that state) starts none:
+     * its start-up would need the lock the stuck one held.  The child runs
+     * as with background:false, and so do its own children. */
+    if (__atomic_load_n(&purger_created, __ATOMIC_ACQUIRE) &&
+        !__atomic_load_n(&purger_up, __ATOMIC_ACQUIRE))
+        return;
     pthread_attr_t attr;
     sigset_t all, old;
     pthread_attr_init(&attr);
@@ -250,29 +257,25 @@ void frg_purge_stats(struct frg_purge_stats *out) {
     frg_unlock(&purge_lock);
 }
 
-bool frg_purge_wait_started(void) {
+void frg_purge_wait_started(void) {
     if (!__atomic_load_n(&purger_created, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&purger_up, __ATOMIC_ACQUIRE))
-        return true;
-    if (__atomic_load_n(&purger_stuck, __ATOMIC_RELAXED))
-        return false;
+        __atomic_load_n(&purger_up, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&purger_stuck, __ATOMIC_RELAXED))
+        return;
     /* Bounded: a purger stuck in its start-up (its process inherited such
      * a lock) must not hang every fork. */
     int saved = errno;
     uint64_t start = frg_os_now_ns();
-    bool up = true;
     while (__atomic_load_n(&purger_created, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&purger_up, __ATOMIC_ACQUIRE)) {
         if (frg_os_now_ns() - start >= PURGER_START_WAIT_NS) {
             __atomic_store_n(&purger_stuck, 1, __ATOMIC_RELAXED);
-            up = false;
             break;
         }
         struct timespec ts = {0, 10000000}; /* 10 ms, then look at the clock */
         syscall(SYS_futex, &purger_up, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
     }
     errno = saved;
-    return up;
 }
 
 void frg_purge_lock_all(void) { frg_lock(&purge_lock); }
@@ -282,7 +285,8 @@ void frg_purge_after_fork_child(void) {
     frg_lock_reinit(&purge_lock);
     thread_started = 0; /* threads do not survive fork; init.c restarts it */
     /* A purger stuck in its start-up at the fork stays "created, not up,
-     * stuck" here: the child starts none, nor do its own children. */
+     * stuck" here: frg_purge_start starts none in the child, nor in its
+     * own children. */
     if (purger_up)
         purger_created = 0;
     private_bell = 0;

@@ -61,9 +61,10 @@ FRG_HIDDEN void frg_purge_stats(struct frg_purge_stats *out);
 
 /* Fork (prepare handler): wait (at most 1 s) until a purger thread just
  * started is past its thread start-up, so that no lock it takes there is
- * inherited taken.  False if it is not: the child must not start its own
- * purger, whose start-up would need that lock. */
-FRG_HIDDEN bool frg_purge_wait_started(void);
+ * inherited taken.  If it is not, the child keeps it as "stuck" and
+ * frg_purge_start starts no purger there: its start-up would need that
+ * lock. */
+FRG_HIDDEN void frg_purge_wait_started(void);
 FRG_HIDDEN void frg_purge_lock_all(void);
 FRG_HIDDEN void frg_purge_unlock_all(void);
 FRG_HIDDEN void frg_purge_after_fork_child(void);
