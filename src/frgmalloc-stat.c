@@ -150,7 +150,6 @@ static double age_seconds(uint64_t when_ms) {
     return now > when_ms ? (double)(now - when_ms) / 1000.0 : 0.0;
 }
 
-static const char *mode_name(unsigned m) { return m == 2 ? "rseq" : m == 1 ? "lock" : "off"; }
 
 /* Size classes ordered by the memory their slabs occupy. */
 static void top_classes(const struct frg_stats *st, int *order, int n) {
@@ -176,8 +175,9 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
            answered ? "" : " (the process did not answer: purger thread off?)");
     if (purged)
         printf("  purge requested: %.1f MiB released\n", mib(p->purge_released));
-    printf("  per-CPU caches: %s on %u CPUs; purger thread %s\n", mode_name(st->cache_mode),
-           st->ncpus, st->purger_running ? "running" : "off");
+    printf("  per-CPU caches: %s on %u CPUs (rseq area: %s); purger thread %s\n",
+           frg_cache_mode_name(st->cache_mode), st->ncpus, frg_rseq_area_name(st->rseq_area),
+           st->purger_running ? "running" : "off");
     size_t held = st->allocated + st->cached + st->dirty + st->fragmented + st->metadata;
     if (rss_kib >= 0)
         printf("  process RSS           %10.1f MiB\n", (double)rss_kib / 1024.0);
@@ -219,9 +219,11 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
 static void print_json(int pid, const char *path, const struct frg_stats *st, double age,
                        long rss_kib, int answered) {
     printf("{\"pid\": %d, \"file\": \"%s\", \"age_s\": %.3f, \"answered\": %s, \"rss\": %ld, "
-           "\"percpu_mode\": \"%s\", \"ncpus\": %u, \"purger_running\": %s,\n",
+           "\"percpu_mode\": \"%s\", \"ncpus\": %u, \"rseq_area\": \"%s\", "
+           "\"purger_running\": %s,\n",
            pid, path, age, answered ? "true" : "false", rss_kib >= 0 ? rss_kib * 1024 : -1,
-           mode_name(st->cache_mode), st->ncpus, st->purger_running ? "true" : "false");
+           frg_cache_mode_name(st->cache_mode), st->ncpus, frg_rseq_area_name(st->rseq_area),
+           st->purger_running ? "true" : "false");
     printf(" \"allocated\": %zu, \"cached\": %zu, \"dirty\": %zu, \"fragmented\": %zu, "
            "\"metadata\": %zu, \"resident\": %zu, \"active\": %zu, \"mapped\": %zu, "
            "\"retained\": %zu, \"slab_purged\": %zu,\n",

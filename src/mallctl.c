@@ -214,6 +214,14 @@ static int h_cache_mode(const struct node *n, const size_t *idx, void *oldp, siz
     return r ? r : give(n, oldp, oldlenp, &s);
 }
 
+static int h_rseq_area(const struct node *n, const size_t *idx, void *oldp, size_t *oldlenp,
+                       void *newp, size_t newlen) {
+    (void)idx;
+    int r = read_only(newp, newlen);
+    const char *s = frg_rseq_area_name((unsigned)frg_rseq_area);
+    return r ? r : give(n, oldp, oldlenp, &s);
+}
+
 static int action_args(void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
     return oldp || oldlenp || newp || newlen ? EPERM : 0;
 }
@@ -329,6 +337,9 @@ static const struct node cpu_kids[] = {
 static const struct node cpu_num[] = {NUM(cpu_kids, valid_cpu, "CPU <i>")};
 static const struct node percpu_kids[] = {
     LEAF("mode", C_STR, RO, h_cache_mode, 0, "rseq, lock or off"),
+    LEAF("rseq_area", C_STR, RO, h_rseq_area, 0, "whose rseq area the fast paths use: glibc, frgmalloc or none"),
+    STAT("rseq_registered", C_U64, rseq_own_registered, "threads that registered frgmalloc's own rseq area"),
+    STAT("rseq_refused", C_U64, rseq_own_refused, "threads the kernel refused it (they bypass the CPU caches)"),
     STAT("ncpus", C_UNSIGNED, ncpus, "CPU ids with a cache"),
     STAT("cached", C_SIZE, percpu_cached, "bytes of free objects in all CPU caches"),
     STAT("capacity", C_SIZE, percpu_capacity, "bytes all caches may hold right now"),

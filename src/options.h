@@ -20,6 +20,7 @@ enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
 enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
 enum { FRG_ORDER_FULLEST, FRG_ORDER_ADDRESS };
 enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
+enum { FRG_RSEQ_OWN_AUTO, FRG_RSEQ_OWN_ALWAYS, FRG_RSEQ_OWN_NEVER };
 
 /* X(name, type, field, default, min, max, enum values, doc) */
 #define FRG_OPTION_LIST(X)                                                              \
@@ -47,6 +48,8 @@ enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
       "which non-full slab a size class allocates from first")                         \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
       "per-CPU cache mode: auto picks rseq when the kernel and glibc allow")            \
+    X(rseq_own, FRG_OPT_ENUM, rseq_own, FRG_RSEQ_OWN_AUTO, 0, 2, "auto|always|never",     \
+      "register frgmalloc's own rseq area where glibc has none: auto = glibc before 2.35, always = also with glibc.pthread.rseq=0") \
     X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \

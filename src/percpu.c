@@ -69,17 +69,35 @@ unsigned frg_percpu_ncpus(void) { return ncpus; }
 
 /* ---- mode selection ---------------------------------------------------- */
 
+/* Choose whose rseq area the fast paths use and check that the calling
+ * thread has it registered: glibc's if it registered one; otherwise
+ * frgmalloc's own, where glibc has no rseq support at all (before 2.35:
+ * no __rseq_offset) or option rseq_own:always asks for it.  A glibc that
+ * supports rseq but was told not to register (glibc.pthread.rseq=0) is
+ * obeyed by default: whoever set that may register an area of their own. */
+static bool choose_rseq_area(void) {
+#if FRG_HAVE_RSEQ
+    bool glibc_knows_rseq = &__rseq_size && &__rseq_offset;
+    if (glibc_knows_rseq && __rseq_size >= 12) {
+        frg_rseq_off = (long)__rseq_offset;
+        frg_rseq_area = FRG_RSEQ_AREA_GLIBC;
+        return frg_rseq_cpu() >= 0; /* glibc's registration may have failed */
+    }
+    if ((!glibc_knows_rseq && frg_opt.rseq_own == FRG_RSEQ_OWN_AUTO) ||
+        frg_opt.rseq_own == FRG_RSEQ_OWN_ALWAYS)
+        return frg_rseq_own_init();
+#endif
+    return false;
+}
+
 static bool rseq_usable(void) {
 #if FRG_HAVE_RSEQ
-    if (!&__rseq_size || !&__rseq_offset || __rseq_size < 12)
-        return false;
-    frg_rseq_off = (long)__rseq_offset;
-    if (frg_rseq_cpu() < 0)
-        return false; /* glibc's registration failed for this thread */
-    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0;
-#else
-    return false;
+    if (choose_rseq_area() &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0)
+        return true;
 #endif
+    frg_rseq_area = FRG_RSEQ_AREA_NONE;
+    return false;
 }
 
 int frg_percpu_init(void) {
@@ -299,8 +317,18 @@ static void locked_free(unsigned cls, void *p) {
 /* ---- rseq mode ------------------------------------------------------------ */
 
 #if FRG_HAVE_RSEQ
-static void *rseq_alloc_miss(unsigned cls) {
+/* The CPU this thread runs on, registering frgmalloc's own rseq area for
+ * it first if that is the area in use and the thread has not tried yet;
+ * negative if the thread has no registration. */
+static int rseq_miss_cpu(void) {
     int cpu = frg_rseq_cpu();
+    if (cpu < 0 && frg_rseq_own_register())
+        cpu = frg_rseq_cpu();
+    return cpu;
+}
+
+static void *rseq_alloc_miss(unsigned cls) {
+    int cpu = rseq_miss_cpu();
     if (cpu < 0) { /* this thread has no rseq registration */
         void *p;
         return frg_transfer_alloc_batch(cls, &p, 1) ? p : NULL;
@@ -326,7 +354,7 @@ static void *rseq_alloc_miss(unsigned cls) {
 }
 
 static void rseq_free_miss(unsigned cls, void *p) {
-    int cpu = frg_rseq_cpu();
+    int cpu = rseq_miss_cpu();
     if (cpu >= 0) {
         __atomic_fetch_add(&cpus[cpu].overflows, 1, __ATOMIC_RELAXED);
         frg_note_activity();

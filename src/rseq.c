@@ -1,17 +1,74 @@
 /*
  * rseq.c - restartable sequences used by the per-CPU cache slow paths.
  *
- * Owns: frg_regions, frg_rseq_off and the batch / capacity sequences.
+ * Owns: frg_regions, frg_rseq_off, the batch / capacity sequences and
+ * frgmalloc's own rseq area (for a glibc that registers none).
  * Locking: none of its own.  The sequences are atomic with respect to
  * other threads on the same CPU; callers changing `end` hold that CPU's
- * lock (see rseq.h).
+ * lock (see rseq.h).  Each thread registers its own area itself; the
+ * counters are atomic.
  */
+#define _GNU_SOURCE
 #include "rseq.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 uintptr_t frg_regions;
 long frg_rseq_off;
+int frg_rseq_area;
+uint64_t frg_rseq_own_registered, frg_rseq_own_refused;
 
 #if FRG_HAVE_RSEQ
+
+#ifndef __NR_rseq
+#define __NR_rseq 334
+#endif
+
+/* ---- frgmalloc's own registration ------------------------------------------
+ * The kernel's struct rseq as registered with length 32 (the original ABI;
+ * kernels from 6.3 also write node_id and mm_cid, inside those 32 bytes).
+ * The area is initial-exec TLS, so its offset from the thread pointer is
+ * the same in every thread and the fast paths need no per-thread lookup.
+ * cpu_id starts at -1 (not tried); a refused registration leaves -2, as
+ * glibc does, so that the thread does not ask again. */
+struct own_rseq {
+    uint32_t cpu_id_start;
+    int32_t cpu_id;
+    uint64_t rseq_cs;
+    uint32_t flags, node_id, mm_cid, unused;
+};
+_Static_assert(sizeof(struct own_rseq) == 32, "struct rseq's original size");
+#define CPU_ID_UNTRIED (-1)
+#define CPU_ID_REFUSED (-2)
+
+static __thread struct own_rseq own_area
+    __attribute__((tls_model("initial-exec"), aligned(32))) = {.cpu_id = CPU_ID_UNTRIED};
+
+bool frg_rseq_own_init(void) {
+    uintptr_t tp;
+    __asm__("movq %%fs:0, %0" : "=r"(tp)); /* the TCB's pointer to itself */
+    frg_rseq_off = (long)((uintptr_t)&own_area - tp);
+    frg_rseq_area = FRG_RSEQ_AREA_OWN;
+    return frg_rseq_own_register();
+}
+
+bool frg_rseq_own_register(void) {
+    if (frg_rseq_area != FRG_RSEQ_AREA_OWN)
+        return false;
+    volatile int32_t *cpu_id = &own_area.cpu_id; /* the kernel writes it */
+    if (*cpu_id != CPU_ID_UNTRIED)
+        return *cpu_id >= 0;
+    /* Refused if another area is registered for this thread (a library
+     * that registers its own), by seccomp, or by a kernel before 4.18. */
+    if (syscall(__NR_rseq, &own_area, sizeof own_area, 0, FRG_RSEQ_SIG) == 0 && *cpu_id >= 0) {
+        __atomic_fetch_add(&frg_rseq_own_registered, 1, __ATOMIC_RELAXED);
+        return true;
+    }
+    *cpu_id = CPU_ID_REFUSED;
+    __atomic_fetch_add(&frg_rseq_own_refused, 1, __ATOMIC_RELAXED);
+    return false;
+}
 
 unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
     if (!n)

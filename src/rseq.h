@@ -40,8 +40,14 @@ struct frg_cache_hdr {
 /* Base of CPU 0's region; CPU c's is frg_regions + (c << FRG_REGION_SHIFT).
  * Set once at initialisation. */
 FRG_HIDDEN extern uintptr_t frg_regions;
-/* Copy of glibc's __rseq_offset (thread pointer to struct rseq). */
+/* Thread pointer to the struct rseq the fast paths use: glibc's
+ * (__rseq_offset) or frgmalloc's own (frg_rseq_own_init). */
 FRG_HIDDEN extern long frg_rseq_off;
+enum { FRG_RSEQ_AREA_NONE, FRG_RSEQ_AREA_GLIBC, FRG_RSEQ_AREA_OWN };
+FRG_HIDDEN extern int frg_rseq_area; /* whose area frg_rseq_off points to */
+/* Threads that registered frgmalloc's own area, and threads the kernel
+ * refused it (they take the central path on every call). */
+FRG_HIDDEN extern uint64_t frg_rseq_own_registered, frg_rseq_own_refused;
 
 FRG_INLINE struct frg_cache_hdr *frg_cpu_hdr(unsigned cpu, unsigned cls) {
     return (struct frg_cache_hdr *)(frg_regions + ((uintptr_t)cpu << FRG_REGION_SHIFT)) + cls;
@@ -152,7 +158,16 @@ FRG_HIDDEN unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned 
  * Returns false if the thread is not on that CPU or the cache holds more
  * than new_end allows. */
 FRG_HIDDEN bool frg_rseq_set_end(unsigned cpu, unsigned cls, unsigned new_end);
-/* Current CPU according to the rseq area, or -1. */
+/* Use frgmalloc's own per-thread rseq area, for a glibc that registers
+ * none (before 2.35, or with glibc.pthread.rseq=0 when option rseq_own
+ * says so), and register it for the calling thread; false if refused. */
+FRG_HIDDEN bool frg_rseq_own_init(void);
+/* With frgmalloc's own area in use: make sure the calling thread has
+ * registered it (one system call, at its first cache miss); false if the
+ * kernel refused it, now or before.  False with glibc's area. */
+FRG_HIDDEN bool frg_rseq_own_register(void);
+/* Current CPU according to the rseq area, or negative (-1: not
+ * registered yet, -2: registration refused). */
 FRG_INLINE int frg_rseq_cpu(void) {
     int cpu;
     __asm__ volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(frg_rseq_off));

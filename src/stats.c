@@ -34,14 +34,6 @@
 uint64_t frg_stats_misuse_reports;
 static frg_lock_t collect_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
 
-const char *frg_cache_mode_name(unsigned mode) {
-    switch (mode) {
-    case FRG_CACHE_RSEQ: return "rseq";
-    case FRG_CACHE_LOCK: return "lock";
-    default: return "off";
-    }
-}
-
 void frg_stats_collect(struct frg_stats *st) {
     memset(st, 0, sizeof *st);
     if (!frg_ensure_init())
@@ -125,6 +117,9 @@ void frg_stats_collect(struct frg_stats *st) {
     st->misuse_reports = __atomic_load_n(&frg_stats_misuse_reports, __ATOMIC_RELAXED);
     st->ncpus = frg_percpu_ncpus();
     st->cache_mode = (unsigned)frg_cache_mode;
+    st->rseq_area = (unsigned)frg_rseq_area;
+    st->rseq_own_registered = __atomic_load_n(&frg_rseq_own_registered, __ATOMIC_RELAXED);
+    st->rseq_own_refused = __atomic_load_n(&frg_rseq_own_refused, __ATOMIC_RELAXED);
 }
 
 /* ---- glibc's views ------------------------------------------------------- */

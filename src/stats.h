@@ -11,6 +11,7 @@
 #ifndef FRG_STATS_H
 #define FRG_STATS_H
 
+#include "percpu.h"
 #include "sizeclass.h"
 
 struct frg_class_stats {
@@ -44,7 +45,8 @@ struct frg_stats {
     uint64_t cache_misses, cache_overflows, cache_drains;
     uint64_t purge_passes, purge_wakeups, purge_offloaded, decayed_bytes, trimmed_bytes;
     uint64_t misuse_reports;
-    unsigned ncpus, cache_mode;
+    uint64_t rseq_own_registered, rseq_own_refused;
+    unsigned ncpus, cache_mode, rseq_area;
     bool purger_running;
     struct frg_class_stats cls[FRG_NCLASSES];
 };
@@ -52,7 +54,13 @@ struct frg_stats {
 FRG_HIDDEN extern uint64_t frg_stats_misuse_reports;
 
 FRG_HIDDEN void frg_stats_collect(struct frg_stats *st);
-FRG_HIDDEN const char *frg_cache_mode_name(unsigned mode);
+/* Names for cache_mode and rseq_area (inline: frgmalloc-stat uses them). */
+static inline const char *frg_cache_mode_name(unsigned mode) {
+    return mode == FRG_CACHE_RSEQ ? "rseq" : mode == FRG_CACHE_LOCK ? "lock" : "off";
+}
+static inline const char *frg_rseq_area_name(unsigned area) {
+    return area == FRG_RSEQ_AREA_GLIBC ? "glibc" : area == FRG_RSEQ_AREA_OWN ? "frgmalloc" : "none";
+}
 
 FRG_HIDDEN void frg_stats_after_init(void);
 FRG_HIDDEN void frg_stats_print_register(void);

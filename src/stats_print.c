@@ -13,6 +13,7 @@
 #include "options.h"
 #include "override.h"
 #include "report.h"
+#include "rseq.h"
 #include "stats.h"
 
 static void to_stderr(void *opaque, const char *text) {
@@ -23,9 +24,14 @@ static void to_stderr(void *opaque, const char *text) {
 static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins) {
     frg_sink_printf(s, "___ Begin frgmalloc statistics ___\n");
     frg_sink_printf(s, "Version: %s\n", FRGMALLOC_VERSION);
-    frg_sink_printf(s, "Per-CPU caches: %s, %u CPUs, cache_max %llu bytes each\n",
+    frg_sink_printf(s, "Per-CPU caches: %s, %u CPUs, cache_max %llu bytes each; rseq area: %s",
                     frg_cache_mode_name(st->cache_mode), st->ncpus,
-                    (unsigned long long)frg_opt.cache_max);
+                    (unsigned long long)frg_opt.cache_max, frg_rseq_area_name(st->rseq_area));
+    if (st->rseq_area == FRG_RSEQ_AREA_OWN)
+        frg_sink_printf(s, " (%llu threads registered, %llu refused)",
+                        (unsigned long long)st->rseq_own_registered,
+                        (unsigned long long)st->rseq_own_refused);
+    frg_sink_printf(s, "\n");
     frg_sink_printf(s, "Memory (bytes):\n");
     frg_sink_printf(s, "  live (allocated)      %14zu\n", st->allocated);
     frg_sink_printf(s, "  cached                %14zu   free objects in CPU and transfer caches + huge cache\n", st->cached);
@@ -77,8 +83,12 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
 
 static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins) {
     frg_sink_printf(s, "{\"frgmalloc\": {\"version\": \"%s\", \"percpu_mode\": \"%s\", "
-                       "\"ncpus\": %u,\n", FRGMALLOC_VERSION,
-                    frg_cache_mode_name(st->cache_mode), st->ncpus);
+                       "\"ncpus\": %u, \"rseq_area\": \"%s\", \"rseq_own_registered\": %llu, "
+                       "\"rseq_own_refused\": %llu,\n", FRGMALLOC_VERSION,
+                    frg_cache_mode_name(st->cache_mode), st->ncpus,
+                    frg_rseq_area_name(st->rseq_area),
+                    (unsigned long long)st->rseq_own_registered,
+                    (unsigned long long)st->rseq_own_refused);
     frg_sink_printf(s, " \"stats\": {\"allocated\": %zu, \"cached\": %zu, \"dirty\": %zu, "
                        "\"fragmented\": %zu, \"metadata\": %zu, \"resident\": %zu, "
                        "\"active\": %zu, \"mapped\": %zu, \"retained\": %zu,\n",

@@ -8,10 +8,20 @@ lib="$top/.libs/libfrgmalloc.so"
 prog="$top/tests/preload_prog"
 fail=0
 [ -r "$lib" ] || { echo "not ok - $lib missing"; exit 1; }
-for mode in rseq lock off; do
-    out=$(FRGMALLOC_CONF="percpu:$mode" LD_PRELOAD="$lib" "$prog" 2>&1)
-    if [ "$out" = "preload_prog: ok" ]; then echo "ok - preload_prog [$mode]"
-    else echo "not ok - preload_prog [$mode]: $out"; fail=1; fi
+# rseq-own: frgmalloc's own rseq area, as with a glibc before 2.35 (see
+# run-modes.sh); the exit statistics say whose area was used.
+for mode in rseq rseq-own lock off; do
+    conf="percpu:$mode" tunables= want="rseq area: none"
+    case $mode in
+    rseq) want="rseq area: glibc" ;;
+    rseq-own) conf="percpu:rseq,rseq_own:always" tunables=glibc.pthread.rseq=0
+              want="rseq area: frgmalloc" ;;
+    esac
+    out=$(GLIBC_TUNABLES=$tunables FRGMALLOC_CONF="$conf,stats_print:true" LD_PRELOAD="$lib" \
+          "$prog" 2>&1)
+    if echo "$out" | grep -qx "preload_prog: ok" && echo "$out" | grep -q "$want"; then
+        echo "ok - preload_prog [$mode]"
+    else echo "not ok - preload_prog [$mode] (want '$want'): $out"; fail=1; fi
 done
 # The launcher.
 out=$(FRGMALLOC_LIB="$lib" "$top/frgmalloc-run" "$prog" 2>&1)

@@ -1,13 +1,30 @@
 #!/bin/sh
-# run-modes.sh TEST - run a test program once per per-CPU cache mode
-# (percpu:rseq, percpu:lock, percpu:off).  Used as the automake
-# LOG_COMPILER of the unit tests so the whole suite covers every mode.
-# FRG_TEST_MODES narrows the list.
+# run-modes.sh TEST - run a test program once per per-CPU cache mode, so
+# that the whole suite covers every mode.  Used as the automake
+# LOG_COMPILER of the unit tests.  FRG_TEST_MODES narrows the list:
+#   rseq      percpu:rseq on glibc's rseq area (the default on this system)
+#   rseq-own  percpu:rseq on frgmalloc's own area: glibc is told not to
+#             register one (glibc.pthread.rseq=0), as a glibc before 2.35
+#             never does, and rseq_own:always registers ours
+#   lock      percpu:lock
+#   off       percpu:off
+# Each run tells the test which mode and area to expect (FRG_TEST_EXPECT,
+# tests/testutil.h); a mode that fell back to another fails.
 set -u
 fail=0
-for mode in ${FRG_TEST_MODES:-rseq lock off}; do
+for mode in ${FRG_TEST_MODES:-rseq rseq-own lock off}; do
+    tunables=${GLIBC_TUNABLES:-}
+    case $mode in
+    rseq) conf=percpu:rseq expect=rseq/glibc ;;
+    rseq-own) conf=percpu:rseq,rseq_own:always expect=rseq/frgmalloc
+              tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
+    lock) conf=percpu:lock expect=lock/none ;;
+    off) conf=percpu:off expect=off/none ;;
+    *) echo "run-modes.sh: unknown mode $mode" >&2; exit 2 ;;
+    esac
     echo "=== percpu:$mode"
-    if FRGMALLOC_CONF="percpu:$mode${FRGMALLOC_CONF:+,$FRGMALLOC_CONF}" "$@"; then
+    if GLIBC_TUNABLES=$tunables FRG_TEST_EXPECT=$expect \
+       FRGMALLOC_CONF="$conf${FRGMALLOC_CONF:+,$FRGMALLOC_CONF}" "$@"; then
         echo "=== percpu:$mode: pass"
     else
         echo "=== percpu:$mode: FAIL"

@@ -2,11 +2,14 @@
  * test_threads.c - thread lifecycle: many short-lived threads (objects
  * they leave behind are freed by others, thread-exit destructors free
  * memory), and 512 threads that allocate then sit idle: the memory held in
- * per-CPU caches stays bounded by the number of CPUs, not threads.
+ * per-CPU caches stays bounded by the number of CPUs, not threads; and,
+ * on frgmalloc's own rseq area, that each thread registers it and that a
+ * thread holding another library's area is served correctly without it.
  */
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sys/syscall.h>
 
 #include "options.h"
 #include "percpu.h"
@@ -132,10 +135,93 @@ static void test_512_threads_bounded(void) {
     pthread_attr_destroy(&attr);
 }
 
+/* ---- frgmalloc's own rseq area (run-modes.sh's rseq-own run) ------------ */
+
+/* Allocate, fill, free and check a few hundred small objects; true if
+ * every object kept its contents. */
+static bool small_churn_intact(uint64_t seed) {
+    enum { N = 300 };
+    void *p[N];
+    size_t n[N];
+    bool ok = true;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            n[i] = 16 + tu_rand(&seed) % 1009;
+            p[i] = frg_malloc(n[i]);
+            if (!p[i])
+                return false;
+            tu_fill(p[i], n[i], (uint8_t)i);
+        }
+        for (int i = 0; i < N; i++) {
+            ok &= tu_check(p[i], n[i], (uint8_t)i) != 0;
+            frg_free(p[i]);
+        }
+    }
+    return ok;
+}
+
+/* 1: objects intact and this thread now on the CPU caches' fast path. */
+static void *own_area_thread(void *arg) {
+    bool ok = small_churn_intact((uintptr_t)arg);
+    return (void *)(uintptr_t)(ok && frg_rseq_cpu() >= 0);
+}
+
+/* A struct rseq of the test's own, as a library registering its own would
+ * have one. */
+static __thread struct {
+    uint32_t cpu_id_start;
+    int32_t cpu_id;
+    uint64_t rseq_cs;
+    uint32_t flags, node_id, mm_cid, unused;
+} foreign_area __attribute__((aligned(32)));
+
+/* 1: with another area registered first, objects intact and this thread
+ * off the fast path (frgmalloc's registration refused); 2: could not
+ * register the other area. */
+static void *foreign_area_thread(void *arg) {
+    foreign_area.cpu_id = -1;
+    if (syscall(__NR_rseq, &foreign_area, sizeof foreign_area, 0, 0x53053053) != 0)
+        return (void *)2;
+    bool ok = small_churn_intact((uintptr_t)arg) && frg_rseq_cpu() < 0;
+    syscall(__NR_rseq, &foreign_area, sizeof foreign_area, 1 /* unregister */, 0x53053053);
+    return (void *)(uintptr_t)ok;
+}
+
+static void test_own_rseq_area(void) {
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    if (st.rseq_area != FRG_RSEQ_AREA_OWN)
+        return; /* glibc's area or none: nothing of ours to register */
+    uint64_t registered = st.rseq_own_registered, refused = st.rseq_own_refused;
+    CU_ASSERT(registered >= 1); /* the thread that initialised the library */
+    enum { N = 8 };
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, own_area_thread, (void *)(uintptr_t)(i + 1)), 0);
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        CU_ASSERT_EQUAL(r, (void *)1);
+    }
+    frg_stats_collect(&st);
+    CU_ASSERT_EQUAL(st.rseq_own_registered, registered + N);
+    CU_ASSERT_EQUAL(st.rseq_own_refused, refused);
+
+    pthread_t f;
+    void *r;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&f, NULL, foreign_area_thread, (void *)99), 0);
+    pthread_join(f, &r);
+    CU_ASSERT_EQUAL(r, (void *)1);
+    frg_stats_collect(&st);
+    CU_ASSERT_EQUAL(st.rseq_own_registered, registered + N);
+    CU_ASSERT_EQUAL(st.rseq_own_refused, refused + 1);
+}
+
 static void register_tests(void) {
     TU_SUITE(threads);
     TU_TEST(threads, test_thread_churn);
     TU_TEST(threads, test_512_threads_bounded);
+    TU_TEST(threads, test_own_rseq_area);
 }
 
 TU_MAIN
