@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "rseq.h"
 
+#include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -60,9 +61,16 @@ bool frg_rseq_own_register(void) {
     if (*cpu_id != CPU_ID_UNTRIED)
         return *cpu_id >= 0;
     /* Refused if another area is registered for this thread (a library
-     * that registers its own), by seccomp, or by a kernel before 4.18. */
-    if (syscall(__NR_rseq, &own_area, sizeof own_area, 0, FRG_RSEQ_SIG) == 0 && *cpu_id >= 0) {
-        __atomic_fetch_add(&frg_rseq_own_registered, 1, __ATOMIC_RELAXED);
+     * that registers its own), by seccomp, or by a kernel before 4.18.
+     * A signal handler that allocated between the test above and the call
+     * may have registered this very area: the call then fails (EBUSY),
+     * but the kernel has set cpu_id.  errno is the caller's. */
+    int saved_errno = errno;
+    bool done_here = syscall(__NR_rseq, &own_area, sizeof own_area, 0, FRG_RSEQ_SIG) == 0;
+    errno = saved_errno;
+    if (*cpu_id >= 0) {
+        if (done_here)
+            __atomic_fetch_add(&frg_rseq_own_registered, 1, __ATOMIC_RELAXED);
         return true;
     }
     *cpu_id = CPU_ID_REFUSED;

@@ -175,14 +175,18 @@ static __thread struct {
     uint32_t flags, node_id, mm_cid, unused;
 } foreign_area __attribute__((aligned(32)));
 
-/* 1: with another area registered first, objects intact and this thread
- * off the fast path (frgmalloc's registration refused); 2: could not
- * register the other area. */
+/* 1: with another area registered first, errno untouched by the first
+ * allocation (whose registration the kernel refuses), objects intact and
+ * this thread off the fast path; 2: could not register the other area. */
 static void *foreign_area_thread(void *arg) {
     foreign_area.cpu_id = -1;
     if (syscall(__NR_rseq, &foreign_area, sizeof foreign_area, 0, 0x53053053) != 0)
         return (void *)2;
-    bool ok = small_churn_intact((uintptr_t)arg) && frg_rseq_cpu() < 0;
+    errno = 4242;
+    void *first = frg_malloc(32);
+    bool ok = first && errno == 4242;
+    frg_free(first);
+    ok &= small_churn_intact((uintptr_t)arg) && frg_rseq_cpu() < 0;
     syscall(__NR_rseq, &foreign_area, sizeof foreign_area, 1 /* unregister */, 0x53053053);
     return (void *)(uintptr_t)ok;
 }
