@@ -42,7 +42,14 @@ FRG_API void *frg_pvalloc(size_t size) __attribute__((malloc));
 FRG_API size_t frg_malloc_usable_size(void *ptr);
 
 /* glibc's malloc.h extensions. */
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+/* glibc before 2.33 has no struct mallinfo2: this is its layout. */
+struct mallinfo2 {
+    size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+#else
 struct mallinfo2;
+#endif
 FRG_API int frg_malloc_trim(size_t pad);
 FRG_API void frg_malloc_stats(void);
 FRG_API int frg_malloc_info(int options, FILE *stream);

@@ -78,6 +78,9 @@ bool frg_rseq_own_register(void) {
     return false;
 }
 
+/* The batch sequences return their count through memory: asm goto with
+ * outputs needs gcc 11 (see FRG_ASM_GOTO_OUTPUTS), and a store costs
+ * nothing next to a batch. */
 unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
     if (!n)
         return 0;
@@ -92,7 +95,7 @@ unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
                      "jle %l[miss]\n\t"
                      "cmpl %[n], %%r8d\n\t"
                      "cmoval %[n], %%r8d\n\t"
-                     "movl %%r8d, %[taken]\n\t"
+                     "movl %%r8d, (%[taken])\n\t"
                      "xorl %%edx, %%edx\n\t"
                      "5:\n\t"
                      "movq -8(%%rax,%%rcx,8), %%r9\n\t"
@@ -103,9 +106,9 @@ unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
                      "jne 5b\n\t"
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
-                     : [taken] "=&r"(taken)
+                     :
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [out] "r"(out)
+                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [out] "r"(out), [taken] "r"(&taken)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
         return taken;
@@ -129,7 +132,7 @@ unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n) {
                      "jle %l[miss]\n\t"
                      "cmpl %[n], %%r8d\n\t"
                      "cmoval %[n], %%r8d\n\t"
-                     "movl %%r8d, %[taken]\n\t"
+                     "movl %%r8d, (%[taken])\n\t"
                      "xorl %%edx, %%edx\n\t"
                      "5:\n\t"
                      "movq (%[in],%%rdx,8), %%r9\n\t"
@@ -140,9 +143,9 @@ unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n) {
                      "jne 5b\n\t"
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
-                     : [taken] "=&r"(taken)
+                     :
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
-                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [in] "r"(in)
+                       [cls] "r"((uintptr_t)cls), [n] "r"(n), [in] "r"(in), [taken] "r"(&taken)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
         return taken;

@@ -30,6 +30,16 @@
 #define FRG_HAVE_RSEQ 0
 #endif
 
+/* asm goto with output operands: gcc 11 and later, clang 11 and later.
+ * With older compilers (gcc 10 on Debian 11, 9 on Ubuntu 20.04, 8 on
+ * RHEL 8) the pop returns its object through memory.  -D overrides. */
+#ifdef FRG_ASM_GOTO_OUTPUTS
+#elif defined(__clang__) ? __clang_major__ >= 11 : __GNUC__ >= 11
+#define FRG_ASM_GOTO_OUTPUTS 1
+#else
+#define FRG_ASM_GOTO_OUTPUTS 0
+#endif
+
 #define FRG_REGION_SHIFT 19 /* 512 KiB of address space per CPU */
 #define FRG_STOPPED_BEGIN 0xffff
 
@@ -104,15 +114,27 @@ FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
                      "movzwl (%%rax,%[cls],8), %%ecx\n\t"
                      "cmpw 4(%%rax,%[cls],8), %%cx\n\t"
                      "jbe %l[miss]\n\t"
+#if FRG_ASM_GOTO_OUTPUTS
                      "movq -8(%%rax,%%rcx,8), %[obj]\n\t"
+#else
+                     "movq -8(%%rax,%%rcx,8), %%rdx\n\t"
+                     "movq %%rdx, (%[obj])\n\t"
+#endif
                      "decl %%ecx\n\t"
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
+#if FRG_ASM_GOTO_OUTPUTS
                      : [obj] "=&r"(obj)
                      : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
                        /* in rdi, where a miss's call to the slow path wants it */
                        [cls] "D"(cls)
                      : "rax", "rcx", "memory", "cc"
+#else
+                     :
+                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions), [cls] "D"(cls),
+                       [obj] "r"(&obj)
+                     : "rax", "rcx", "rdx", "memory", "cc"
+#endif
                      : miss, retry);
         if (!obj) /* slots never hold NULL: lets the caller skip its test */
             __builtin_unreachable();

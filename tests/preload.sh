@@ -13,7 +13,7 @@ fail=0
 for mode in rseq rseq-own lock off; do
     conf="percpu:$mode" tunables= want="rseq area: none"
     case $mode in
-    rseq) want="rseq area: glibc" ;;
+    rseq) want="rseq area: $(sh "${srcdir:-.}/tests/default-rseq-area.sh")" ;;
     rseq-own) conf="percpu:rseq,rseq_own:always" tunables=glibc.pthread.rseq=0
               want="rseq area: frgmalloc" ;;
     esac

@@ -17,6 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+/* glibc before 2.33 has no mallinfo2: the preloaded library's, found at
+ * run time, with frgmalloc.h's struct. */
+#include "frgmalloc.h"
+#define mallinfo2() (((struct mallinfo2(*)(void))dlsym(RTLD_DEFAULT, "mallinfo2"))())
+#endif
+
 static int failures;
 #define CHECK(c)                                                                    \
     do {                                                                            \

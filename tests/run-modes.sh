@@ -2,7 +2,8 @@
 # run-modes.sh TEST - run a test program once per per-CPU cache mode, so
 # that the whole suite covers every mode.  Used as the automake
 # LOG_COMPILER of the unit tests.  FRG_TEST_MODES narrows the list:
-#   rseq      percpu:rseq on glibc's rseq area (the default on this system)
+#   rseq      percpu:rseq on the default rseq area: glibc's from glibc
+#             2.35, frgmalloc's own before (tests/default-rseq-area.sh)
 #   rseq-own  percpu:rseq on frgmalloc's own area: glibc is told not to
 #             register one (glibc.pthread.rseq=0), as a glibc before 2.35
 #             never does, and rseq_own:always registers ours
@@ -12,10 +13,11 @@
 # tests/testutil.h); a mode that fell back to another fails.
 set -u
 fail=0
+default_area=$(sh "$(dirname "$0")/default-rseq-area.sh")
 for mode in ${FRG_TEST_MODES:-rseq rseq-own lock off}; do
     tunables=${GLIBC_TUNABLES:-}
     case $mode in
-    rseq) conf=percpu:rseq expect=rseq/glibc ;;
+    rseq) conf=percpu:rseq expect=rseq/$default_area ;;
     rseq-own) conf=percpu:rseq,rseq_own:always expect=rseq/frgmalloc
               tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
     lock) conf=percpu:lock expect=lock/none ;;

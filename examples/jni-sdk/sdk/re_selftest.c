@@ -14,6 +14,8 @@
 #ifdef RE_USE_FRG
 #include "frgmalloc.h"
 #define LIVE() frg_mallinfo2().uordblks
+#elif defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33) /* no mallinfo2 yet */
+#define LIVE() ((size_t)(unsigned)mallinfo().uordblks)
 #else
 #define LIVE() mallinfo2().uordblks
 #endif

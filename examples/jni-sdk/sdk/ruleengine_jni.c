@@ -45,6 +45,34 @@
 #include "frgmalloc.h"
 #endif
 
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+/* glibc before 2.33 has neither struct mallinfo2 nor mallinfo2(): ask the
+ * process's mallinfo2 if a preloaded allocator has one, else widen glibc's
+ * mallinfo(). */
+#ifndef RE_USE_FRG
+struct mallinfo2 {
+    size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+#endif
+static struct mallinfo2 proc_mallinfo2(void) {
+    struct mallinfo2 (*mi2)(void) = (struct mallinfo2 (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
+    if (mi2 != NULL)
+        return mi2();
+    struct mallinfo m = mallinfo();
+    return (struct mallinfo2){(unsigned)m.arena, (unsigned)m.ordblks, (unsigned)m.smblks,
+                              (unsigned)m.hblks, (unsigned)m.hblkhd, (unsigned)m.usmblks,
+                              (unsigned)m.fsmblks, (unsigned)m.uordblks, (unsigned)m.fordblks,
+                              (unsigned)m.keepcost};
+}
+static void *proc_mallinfo2_fn(void) {
+    void *mi2 = dlsym(RTLD_DEFAULT, "mallinfo2");
+    return mi2 != NULL ? mi2 : (void *)&mallinfo;
+}
+#else
+#define proc_mallinfo2 mallinfo2
+#define proc_mallinfo2_fn() ((void *)&mallinfo2)
+#endif
+
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 static uint32_t next_seed;
@@ -174,9 +202,9 @@ JNIEXPORT jstring JNICALL Java_demo_RuleEngine_allocatorInfo(JNIEnv *env, jclass
         len += put_mallctl(buf + len, cap - len, (mallctl_fn)dlsym(RTLD_DEFAULT, "frg_mallctl"));
     }
 #endif
-    n = snprintf(buf + len, cap - len, " proc.lib=%s", lib_of((void *)&mallinfo2));
+    n = snprintf(buf + len, cap - len, " proc.lib=%s", lib_of(proc_mallinfo2_fn()));
     len += n < 0 ? 0 : (size_t)n;
-    len += put_mallinfo(buf + len, cap - len, "proc", mallinfo2());
+    len += put_mallinfo(buf + len, cap - len, "proc", proc_mallinfo2());
     re_counters c;
     re_get_counters(&c);
     snprintf(buf + len, cap - len,
