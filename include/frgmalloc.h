@@ -42,7 +42,7 @@ FRG_API void *frg_pvalloc(size_t size) __attribute__((malloc));
 FRG_API size_t frg_malloc_usable_size(void *ptr);
 
 /* glibc's malloc.h extensions. */
-#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+#if defined(__GLIBC__) && (__GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 33))
 /* glibc before 2.33 has no struct mallinfo2: this is its layout. */
 struct mallinfo2 {
     size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;

@@ -49,7 +49,7 @@ enum { FRG_RSEQ_OWN_AUTO, FRG_RSEQ_OWN_ALWAYS, FRG_RSEQ_OWN_NEVER };
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
       "per-CPU cache mode: auto picks rseq when the kernel allows it (on glibc's rseq area or frgmalloc's, see rseq_own)") \
     X(rseq_own, FRG_OPT_ENUM, rseq_own, FRG_RSEQ_OWN_AUTO, 0, 2, "auto|always|never",     \
-      "register frgmalloc's own rseq area where glibc has none: auto = glibc before 2.35, always = also with glibc.pthread.rseq=0") \
+      "register frgmalloc's own rseq area where glibc has none: auto = libfrgmalloc.so on glibc before 2.35; always = also libfrgmalloc.a (link it -z nodelete) and with glibc.pthread.rseq=0") \
     X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \

@@ -69,32 +69,53 @@ unsigned frg_percpu_ncpus(void) { return ncpus; }
 
 /* ---- mode selection ---------------------------------------------------- */
 
-/* Choose whose rseq area the fast paths use and check that the calling
- * thread has it registered: glibc's if it registered one; otherwise
- * frgmalloc's own, where glibc has no rseq support at all (before 2.35:
- * no __rseq_offset) or option rseq_own:always asks for it.  A glibc that
- * supports rseq but was told not to register (glibc.pthread.rseq=0) is
- * obeyed by default: whoever set that may register an area of their own. */
-static bool choose_rseq_area(void) {
+/* Whose rseq area the fast paths can use: glibc's if it registered one;
+ * otherwise frgmalloc's own, where glibc has no rseq support at all
+ * (before 2.35: no __rseq_offset) or option rseq_own:always asks for it.
+ * A glibc that supports rseq but was told not to register
+ * (glibc.pthread.rseq=0) is obeyed by default: whoever set that may
+ * register an area of their own.  The static archive (an SDK's private
+ * heap) registers its own only with rseq_own:always: the area lives in
+ * the SDK's static TLS, and an SDK that is dlclose'd would leave every
+ * thread's registration pointing at TLS the next library is given (the
+ * shared library is linked -z nodelete). */
+static int rseq_area_available(void) {
 #if FRG_HAVE_RSEQ
     bool glibc_knows_rseq = &__rseq_size && &__rseq_offset;
-    if (glibc_knows_rseq && __rseq_size >= 12) {
-        frg_rseq_off = (long)__rseq_offset;
-        frg_rseq_area = FRG_RSEQ_AREA_GLIBC;
-        return frg_rseq_cpu() >= 0; /* glibc's registration may have failed */
-    }
-    if ((!glibc_knows_rseq && frg_opt.rseq_own == FRG_RSEQ_OWN_AUTO) ||
-        frg_opt.rseq_own == FRG_RSEQ_OWN_ALWAYS)
-        return frg_rseq_own_init();
+    if (glibc_knows_rseq && __rseq_size >= 12)
+        return FRG_RSEQ_AREA_GLIBC;
+#ifdef FRG_OVERRIDE_GLIBC
+    bool own_by_default = !glibc_knows_rseq;
+#else
+    bool own_by_default = false;
 #endif
-    return false;
+    if ((own_by_default && frg_opt.rseq_own == FRG_RSEQ_OWN_AUTO) ||
+        frg_opt.rseq_own == FRG_RSEQ_OWN_ALWAYS)
+        return FRG_RSEQ_AREA_OWN;
+#endif
+    return FRG_RSEQ_AREA_NONE;
 }
 
+/* Use rseq if an area is available, the kernel has the membarrier
+ * command that drains need (Linux 5.10), and the calling thread has the
+ * area registered.  frgmalloc's own area is registered only after the
+ * membarrier check, so that a process left in lock mode keeps no
+ * registration of ours. */
 static bool rseq_usable(void) {
 #if FRG_HAVE_RSEQ
-    if (choose_rseq_area() &&
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0)
-        return true;
+    int area = rseq_area_available();
+    if (area != FRG_RSEQ_AREA_NONE &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0) {
+        if (area == FRG_RSEQ_AREA_OWN) {
+            if (frg_rseq_own_init())
+                return true;
+        } else {
+            frg_rseq_off = (long)__rseq_offset;
+            frg_rseq_area = FRG_RSEQ_AREA_GLIBC;
+            if (frg_rseq_cpu() >= 0)
+                return true; /* else glibc's registration failed for this thread */
+        }
+    }
 #endif
     frg_rseq_area = FRG_RSEQ_AREA_NONE;
     return false;
@@ -574,6 +595,7 @@ void frg_percpu_after_fork_child(void) {
     for (unsigned cpu = 0; cpu < ncpus && frg_cache_mode != FRG_CACHE_OFF; cpu++)
         frg_lock_reinit(&cpus[cpu].lock);
 #if FRG_HAVE_RSEQ
+    frg_rseq_after_fork_child();
     /* membarrier registration belongs to the address space: renew it. */
     if (frg_cache_mode == FRG_CACHE_RSEQ &&
         syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)

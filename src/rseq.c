@@ -46,13 +46,24 @@ _Static_assert(sizeof(struct own_rseq) == 32, "struct rseq's original size");
 static __thread struct own_rseq own_area
     __attribute__((tls_model("initial-exec"), aligned(32))) = {.cpu_id = CPU_ID_UNTRIED};
 
+/* The process the registrations are for.  A vfork child shares its
+ * parent's memory, TLS included, and its registration would die with it
+ * while the parent's cpu_id kept the child's value: it registers nothing. */
+static pid_t own_pid;
+
 bool frg_rseq_own_init(void) {
     uintptr_t tp;
     __asm__("movq %%fs:0, %0" : "=r"(tp)); /* the TCB's pointer to itself */
     frg_rseq_off = (long)((uintptr_t)&own_area - tp);
     frg_rseq_area = FRG_RSEQ_AREA_OWN;
-    return frg_rseq_own_register();
+    own_pid = getpid();
+    if (frg_rseq_own_register())
+        return true;
+    frg_rseq_area = FRG_RSEQ_AREA_NONE;
+    return false;
 }
+
+void frg_rseq_after_fork_child(void) { own_pid = getpid(); }
 
 bool frg_rseq_own_register(void) {
     if (frg_rseq_area != FRG_RSEQ_AREA_OWN)
@@ -60,6 +71,8 @@ bool frg_rseq_own_register(void) {
     volatile int32_t *cpu_id = &own_area.cpu_id; /* the kernel writes it */
     if (*cpu_id != CPU_ID_UNTRIED)
         return *cpu_id >= 0;
+    if (getpid() != own_pid)
+        return false; /* a vfork child (see own_pid): leave the area alone */
     /* Refused if another area is registered for this thread (a library
      * that registers its own), by seccomp, or by a kernel before 4.18.
      * A signal handler that allocated between the test above and the call

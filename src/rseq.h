@@ -184,6 +184,8 @@ FRG_HIDDEN bool frg_rseq_set_end(unsigned cpu, unsigned cls, unsigned new_end);
  * none (before 2.35, or with glibc.pthread.rseq=0 when option rseq_own
  * says so), and register it for the calling thread; false if refused. */
 FRG_HIDDEN bool frg_rseq_own_init(void);
+/* In a fork child: the registrations are now for this process. */
+FRG_HIDDEN void frg_rseq_after_fork_child(void);
 /* With frgmalloc's own area in use: make sure the calling thread has
  * registered it (one system call, at its first cache miss); false if the
  * kernel refused it, now or before.  False with glibc's area. */

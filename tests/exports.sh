@@ -18,6 +18,14 @@ else
     rm -f "${TMPDIR:-/tmp}/exp_want.$$" "${TMPDIR:-/tmp}/exp_got.$$"
     fail=1
 fi
+# The shared library cannot be unloaded (-z nodelete): a malloc must not
+# go away, and frgmalloc's own rseq area lives in its static TLS, which
+# every thread's kernel registration points at (design.md).
+if readelf -d "$top/.libs/libfrgmalloc.so" | grep -q 'FLAGS_1.*NODELETE'; then
+    echo "ok - libfrgmalloc.so is marked NODELETE"
+else
+    echo "not ok - libfrgmalloc.so is not marked NODELETE"; fail=1
+fi
 # Global symbols defined by the static library: frg_* only.
 bad=$(nm --defined-only -g "$top/libfrgmalloc.a" 2>/dev/null | awk 'NF==3 {print $3}' | grep -v '^frg_' | sort -u)
 hidden_ok=1

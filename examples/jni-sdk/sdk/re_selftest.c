@@ -14,7 +14,7 @@
 #ifdef RE_USE_FRG
 #include "frgmalloc.h"
 #define LIVE() frg_mallinfo2().uordblks
-#elif defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33) /* no mallinfo2 yet */
+#elif defined(__GLIBC__) && (__GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 33))
 #define LIVE() ((size_t)(unsigned)mallinfo().uordblks)
 #else
 #define LIVE() mallinfo2().uordblks

@@ -45,7 +45,7 @@
 #include "frgmalloc.h"
 #endif
 
-#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+#if defined(__GLIBC__) && (__GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 33))
 /* glibc before 2.33 has neither struct mallinfo2 nor mallinfo2(): ask the
  * process's mallinfo2 if a preloaded allocator has one, else widen glibc's
  * mallinfo(). */
