@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 33)
+#if defined(__GLIBC__) && (__GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 33))
 /* glibc before 2.33 has no mallinfo2: the preloaded library's, found at
  * run time, with frgmalloc.h's struct. */
 #include "frgmalloc.h"

@@ -315,9 +315,5 @@ int main(int argc, char **argv) {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 99;
     register_tests();
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return tu_run_registry();
 }
