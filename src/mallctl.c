@@ -23,6 +23,7 @@
 #include "percpu.h"
 #include "purge.h"
 #include "rseq.h"
+#include "cpufence.h"
 #include "sizeclass.h"
 #include "stats.h"
 
@@ -206,21 +207,17 @@ static int h_const_str(const struct node *n, const size_t *idx, void *oldp, size
     return r ? r : give(n, oldp, oldlenp, &s);
 }
 
-static int h_cache_mode(const struct node *n, const size_t *idx, void *oldp, size_t *oldlenp,
-                        void *newp, size_t newlen) {
+/* A read-only string computed when read: n->arg is a `const char *(*)(void)`. */
+static int h_live_str(const struct node *n, const size_t *idx, void *oldp, size_t *oldlenp,
+                      void *newp, size_t newlen) {
     (void)idx;
     int r = read_only(newp, newlen);
-    const char *s = frg_cache_mode_name((unsigned)frg_cache_mode);
+    const char *s = ((const char *(*)(void))n->arg)();
     return r ? r : give(n, oldp, oldlenp, &s);
 }
-
-static int h_rseq_area(const struct node *n, const size_t *idx, void *oldp, size_t *oldlenp,
-                       void *newp, size_t newlen) {
-    (void)idx;
-    int r = read_only(newp, newlen);
-    const char *s = frg_rseq_area_name((unsigned)frg_rseq_area);
-    return r ? r : give(n, oldp, oldlenp, &s);
-}
+static const char *cache_mode_now(void) { return frg_cache_mode_name((unsigned)frg_cache_mode); }
+static const char *rseq_area_now(void) { return frg_rseq_area_name((unsigned)frg_rseq_area); }
+static const char *rseq_fence_now(void) { return frg_rseq_fence_name((unsigned)frg_cpu_fence_kind); }
 
 static int action_args(void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
     return oldp || oldlenp || newp || newlen ? EPERM : 0;
@@ -336,8 +333,9 @@ static const struct node cpu_kids[] = {
 };
 static const struct node cpu_num[] = {NUM(cpu_kids, valid_cpu, "CPU <i>")};
 static const struct node percpu_kids[] = {
-    LEAF("mode", C_STR, RO, h_cache_mode, 0, "rseq, lock or off"),
-    LEAF("rseq_area", C_STR, RO, h_rseq_area, 0, "whose rseq area the fast paths use: glibc, frgmalloc or none"),
+    LEAF("mode", C_STR, RO, h_live_str, (uintptr_t)cache_mode_now, "rseq, lock or off"),
+    LEAF("rseq_area", C_STR, RO, h_live_str, (uintptr_t)rseq_area_now, "whose rseq area the fast paths use: glibc, frgmalloc or none"),
+    LEAF("rseq_fence", C_STR, RO, h_live_str, (uintptr_t)rseq_fence_now, "how drains wait out another CPU's sequences: membarrier, migrate or none"),
     STAT("rseq_registered", C_U64, rseq_own_registered, "threads that registered frgmalloc's own rseq area"),
     STAT("rseq_refused", C_U64, rseq_own_refused, "threads the kernel refused it (they bypass the CPU caches)"),
     STAT("ncpus", C_UNSIGNED, ncpus, "CPU ids with a cache"),

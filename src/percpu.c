@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "central.h"
+#include "cpufence.h"
 #include "init.h"
 #include "lock.h"
 #include "pageheap.h"
@@ -31,14 +32,6 @@
 #include "report.h"
 #include "transfer.h"
 #include "vg.h"
-
-#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
-#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (1 << 7)
-#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ (1 << 8)
-#endif
-#ifndef MEMBARRIER_CMD_FLAG_CPU
-#define MEMBARRIER_CMD_FLAG_CPU (1 << 0)
-#endif
 
 /* slots start after the headers, cache aligned (in 8-byte words) */
 #define FIRST_SLOT ((FRG_NCLASSES * 8 + 63) / 64 * 8)
@@ -60,7 +53,6 @@ static struct cpu_state *cpus;
 static unsigned ncpus;
 static uint16_t slot_begin[FRG_NCLASSES], max_slots[FRG_NCLASSES];
 static uint8_t batch[FRG_NCLASSES];
-static bool fence_per_cpu = true;
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
@@ -96,16 +88,14 @@ static int rseq_area_available(void) {
     return FRG_RSEQ_AREA_NONE;
 }
 
-/* Use rseq if an area is available, the kernel has the membarrier
- * command that drains need (Linux 5.10), and the calling thread has the
- * area registered.  frgmalloc's own area is registered only after the
- * membarrier check, so that a process left in lock mode keeps no
- * registration of ours. */
+/* Use rseq if an area is available, drains can fence another CPU
+ * (cpufence.c), and the calling thread has the area registered.
+ * frgmalloc's own area is registered only after the fence is settled, so
+ * that a process left in lock mode keeps no registration of ours. */
 static bool rseq_usable(void) {
 #if FRG_HAVE_RSEQ
     int area = rseq_area_available();
-    if (area != FRG_RSEQ_AREA_NONE &&
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0) {
+    if (area != FRG_RSEQ_AREA_NONE && frg_cpu_fence_init(ncpus)) {
         if (area == FRG_RSEQ_AREA_OWN) {
             if (frg_rseq_own_init())
                 return true;
@@ -443,21 +433,6 @@ void frg_cache_free_slow(uintptr_t cls, void *p) {
 
 /* ---- draining ------------------------------------------------------------- */
 
-/* Make sure no restartable sequence on `cpu` still works with the headers
- * as they were before the caller's stores. */
-static void fence_cpu(unsigned cpu) {
-#if FRG_HAVE_RSEQ
-    if (fence_per_cpu &&
-        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-                MEMBARRIER_CMD_FLAG_CPU, (int)cpu) == 0)
-        return;
-    fence_per_cpu = false; /* kernel < 5.10: fence every CPU instead */
-    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
-#else
-    (void)cpu;
-#endif
-}
-
 /* Empty CPU `cpu`'s caches into the central lists. */
 static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
     struct cpu_state *st = &cpus[cpu];
@@ -474,7 +449,17 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
             store16(&h->begin, FRG_STOPPED_BEGIN);
         }
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        fence_cpu(cpu);
+        if (!frg_cpu_fence(cpu)) {
+            /* Sequences on cpu may still use the old headers: leave its
+             * objects alone (only begin and end changed; put them back). */
+            for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+                struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+                store16(&h->begin, slot_begin[c]);
+                store16(&h->end, saved_end[c]);
+            }
+            frg_unlock(&st->lock);
+            return 0;
+        }
     } else {
         for (unsigned c = 0; c < FRG_NCLASSES; c++)
             saved_end[c] = frg_cpu_hdr(cpu, c)->end;
@@ -596,9 +581,7 @@ void frg_percpu_after_fork_child(void) {
         frg_lock_reinit(&cpus[cpu].lock);
 #if FRG_HAVE_RSEQ
     frg_rseq_after_fork_child();
-    /* membarrier registration belongs to the address space: renew it. */
-    if (frg_cache_mode == FRG_CACHE_RSEQ &&
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+    if (frg_cache_mode == FRG_CACHE_RSEQ && !frg_cpu_fence_after_fork_child())
         frg_cache_mode = FRG_CACHE_LOCK;
 #endif
 }

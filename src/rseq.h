@@ -13,8 +13,8 @@
  * store, so they need no lock and no atomic read-modify-write.  Fast paths
  * write only `current`.  Code holding the CPU's lock writes `end` (capacity
  * changes) and, to stop a CPU for draining, sets begin = 0xffff and end = 0
- * so that every pop and push misses; it then fences the CPU with
- * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ).
+ * so that every pop and push misses; it then fences the CPU (cpufence.h:
+ * membarrier with the rseq command, or moving onto that CPU).
  *
  * x86-64 only; other targets compile without FRG_HAVE_RSEQ and use the
  * locked fallback.

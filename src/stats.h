@@ -11,6 +11,7 @@
 #ifndef FRG_STATS_H
 #define FRG_STATS_H
 
+#include "cpufence.h"
 #include "percpu.h"
 #include "sizeclass.h"
 
@@ -57,6 +58,9 @@ FRG_HIDDEN void frg_stats_collect(struct frg_stats *st);
 /* Names for cache_mode and rseq_area (inline: frgmalloc-stat uses them). */
 static inline const char *frg_cache_mode_name(unsigned mode) {
     return mode == FRG_CACHE_RSEQ ? "rseq" : mode == FRG_CACHE_LOCK ? "lock" : "off";
+}
+static inline const char *frg_rseq_fence_name(unsigned kind) {
+    return kind == FRG_FENCE_MEMBARRIER ? "membarrier" : kind == FRG_FENCE_MIGRATE ? "migrate" : "none";
 }
 static inline const char *frg_rseq_area_name(unsigned area) {
     return area == FRG_RSEQ_AREA_GLIBC ? "glibc" : area == FRG_RSEQ_AREA_OWN ? "frgmalloc" : "none";

@@ -13,6 +13,7 @@
 #include "options.h"
 #include "override.h"
 #include "report.h"
+#include "cpufence.h"
 #include "rseq.h"
 #include "stats.h"
 
@@ -31,6 +32,8 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
         frg_sink_printf(s, " (%llu threads registered, %llu refused)",
                         (unsigned long long)st->rseq_own_registered,
                         (unsigned long long)st->rseq_own_refused);
+    if (st->cache_mode == FRG_CACHE_RSEQ)
+        frg_sink_printf(s, "; drain fence: %s", frg_rseq_fence_name((unsigned)frg_cpu_fence_kind));
     frg_sink_printf(s, "\n");
     frg_sink_printf(s, "Memory (bytes):\n");
     frg_sink_printf(s, "  live (allocated)      %14zu\n", st->allocated);

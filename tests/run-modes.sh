@@ -7,6 +7,8 @@
 #   rseq-own  percpu:rseq on frgmalloc's own area: glibc is told not to
 #             register one (glibc.pthread.rseq=0), as a glibc before 2.35
 #             never does, and rseq_own:always registers ours
+#   rseq-migrate  percpu:rseq with drains fencing a CPU by moving onto it,
+#             as on a kernel before 5.10 (rseq_fence:migrate)
 #   lock      percpu:lock
 #   off       percpu:off
 # Each run tells the test which mode and area to expect (FRG_TEST_EXPECT,
@@ -18,13 +20,15 @@
 set -u
 fail=0
 default_area=$(sh "$(dirname "$0")/default-rseq-area.sh")
-for mode in ${FRG_TEST_MODES:-rseq rseq-own lock off}; do
+for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lock off}; do
     tunables=${GLIBC_TUNABLES:-}
     case $mode in
     rseq) conf=percpu:rseq expect=rseq/$default_area
           [ "$default_area" = frgmalloc ] && conf=$conf,rseq_own:always ;;
     rseq-own) conf=percpu:rseq,rseq_own:always expect=rseq/frgmalloc
               tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
+    rseq-migrate) conf=percpu:rseq,rseq_fence:migrate expect=rseq/$default_area/migrate
+          [ "$default_area" = frgmalloc ] && conf=$conf,rseq_own:always ;;
     lock) conf=percpu:lock expect=lock/none ;;
     off) conf=percpu:off expect=off/none ;;
     *) echo "run-modes.sh: unknown mode $mode" >&2; exit 2 ;;

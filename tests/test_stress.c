@@ -3,9 +3,11 @@
  * on however few cores) replace objects in a shared table, so most frees
  * are cross-thread; every object carries a pattern that is checked when it
  * is freed or reallocated.  Sizes cover small, large and huge objects and
- * every allocation entry point.  At the end the heap's structure
- * validators must pass and the live byte count must return to where it
- * started.
+ * every allocation entry point.  A trimming thread drains every CPU's
+ * cache every half millisecond meanwhile, so drains (and their fence of
+ * the other CPU's restartable sequences) race with the fast paths.  At
+ * the end the heap's structure validators must pass and the live byte
+ * count must return to where it started.
  *
  * FRG_STRESS_OPS (per thread, default 60000) and FRG_STRESS_THREADS scale
  * it: a long mode is FRG_STRESS_OPS=2000000.
@@ -111,6 +113,17 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static atomic_bool workers_done;
+
+static void *trimmer(void *arg) {
+    (void)arg;
+    while (!atomic_load(&workers_done)) {
+        frg_malloc_trim(0);
+        usleep(500);
+    }
+    return NULL;
+}
+
 static void test_stress(void) {
     int nthreads = 24;
     const char *e = getenv("FRG_STRESS_THREADS");
@@ -122,11 +135,15 @@ static void test_stress(void) {
     struct frg_stats before;
     frg_stats_collect(&before);
 
-    pthread_t t[256];
+    pthread_t t[256], trim_thread;
+    atomic_store(&workers_done, false);
+    pthread_create(&trim_thread, NULL, trimmer, NULL);
     for (int i = 0; i < nthreads && i < 256; i++)
         pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
     for (int i = 0; i < nthreads && i < 256; i++)
         pthread_join(t[i], NULL);
+    atomic_store(&workers_done, true);
+    pthread_join(trim_thread, NULL);
     for (size_t k = 0; k < SLOTS; k++) {
         struct obj *o = atomic_exchange(&table[k], NULL);
         if (o) {
