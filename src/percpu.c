@@ -472,6 +472,22 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
             bytes += (cur - begin) * frg_class_size(c);
         }
         store16(&h->current, (uint16_t)begin);
+    }
+    /* A sequence reads `current` before `begin` or `end`: one that read the
+     * old current while the CPU was stopped and read a reopened begin or
+     * end would commit onto the emptied slots.  Fence again between
+     * emptying and reopening, so that no sequence still holds the old
+     * current.  The first fence showed this one can be had; a failure
+     * here would be a kernel refusing what it just granted. */
+    if (frg_cache_mode == FRG_CACHE_RSEQ) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        for (int tries = 0; !frg_cpu_fence(cpu); tries++)
+            if (tries == 1000)
+                frg_fatal("cannot fence CPU %u while draining its cache", cpu);
+    }
+    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+        unsigned begin = slot_begin[c];
         unsigned end = saved_end[c];
         if (reset_capacity) {
             __atomic_fetch_sub(&st->capacity_bytes, (end - begin) * frg_class_size(c), __ATOMIC_RELAXED);

@@ -9,6 +9,9 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -248,10 +251,82 @@ static void test_own_rseq_area(void) {
 }
 #endif
 
+/* ---- drains racing with the fast paths on another CPU -------------------- */
+
+static atomic_int race_stop;
+static atomic_long race_dups, race_rounds;
+
+static bool pin_to(int cpu) {
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu, &s);
+    return sched_setaffinity(0, sizeof s, &s) == 0 && sched_getcpu() == cpu;
+}
+
+/* On CPU 1: take 8 objects from the cache, check that none is handed out
+ * twice, give them back; over and over.  A drain that moved an object
+ * while a sequence here was popping it would hand it out twice. */
+static void *cache_user(void *arg) {
+    (void)arg;
+    if (!pin_to(1))
+        return (void *)1;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        void *p[8];
+        bool dup[8] = {false};
+        for (int i = 0; i < 8; i++) {
+            p[i] = frg_malloc(48);
+            for (int j = 0; j < i; j++)
+                if (p[j] == p[i] && !dup[j]) {
+                    atomic_fetch_add(&race_dups, 1);
+                    dup[i] = true;
+                }
+        }
+        for (int i = 8; i-- > 0;)
+            if (!dup[i])
+                frg_free(p[i]); /* a duplicate is freed once */
+        atomic_fetch_add_explicit(&race_rounds, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+/* Drain every CPU from CPU 0 for a second while CPU 1 works its cache:
+ * the fence (membarrier or moving onto CPU 1, cpufence.c) must keep the
+ * two apart.  Needs 2 CPUs and rseq mode. */
+static void test_drain_races_fast_path(void) {
+    if (frg_cache_mode != FRG_CACHE_RSEQ || frg_percpu_ncpus() < 2)
+        return;
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof saved, &saved);
+    if (!pin_to(0))
+        return; /* CPU 0 not ours to use */
+    atomic_store(&race_stop, 0);
+    atomic_store(&race_dups, 0);
+    atomic_store(&race_rounds, 0);
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cache_user, NULL), 0);
+    long drains = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        frg_percpu_drain_all(false);
+        drains++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) < 1000000000L);
+    atomic_store(&race_stop, 1);
+    void *r;
+    pthread_join(t, &r);
+    sched_setaffinity(0, sizeof saved, &saved);
+    fprintf(stderr, "\n    %ld drains against %ld rounds on CPU 1: %ld objects handed out twice\n",
+            drains, atomic_load(&race_rounds), atomic_load(&race_dups));
+    CU_ASSERT_EQUAL(r, NULL);
+    CU_ASSERT_EQUAL(atomic_load(&race_dups), 0);
+}
+
 static void register_tests(void) {
     TU_SUITE(threads);
     TU_TEST(threads, test_thread_churn);
     TU_TEST(threads, test_512_threads_bounded);
+    TU_TEST(threads, test_drain_races_fast_path);
 #if FRG_HAVE_RSEQ
     TU_TEST(threads, test_own_rseq_area);
 #endif
