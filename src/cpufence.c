@@ -68,11 +68,14 @@ bool frg_cpu_fence_after_fork_child(void) {
 }
 
 static bool fence_by_membarrier(unsigned cpu) {
-    static bool per_cpu = true; /* MEMBARRIER_CMD_FLAG_CPU; else every CPU */
-    if (per_cpu && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-                           MEMBARRIER_CMD_FLAG_CPU, (int)cpu) == 0)
+    /* MEMBARRIER_CMD_FLAG_CPU, else every CPU; drains of different CPUs
+     * may read and clear it at once */
+    static bool per_cpu = true;
+    if (__atomic_load_n(&per_cpu, __ATOMIC_RELAXED) &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU,
+                (int)cpu) == 0)
         return true;
-    per_cpu = false;
+    __atomic_store_n(&per_cpu, false, __ATOMIC_RELAXED);
     return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0;
 }
 

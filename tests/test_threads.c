@@ -296,9 +296,9 @@ static void test_drain_races_fast_path(void) {
     if (frg_cache_mode != FRG_CACHE_RSEQ || frg_percpu_ncpus() < 2)
         return;
     cpu_set_t saved;
-    sched_getaffinity(0, sizeof saved, &saved);
-    if (!pin_to(0))
-        return; /* CPU 0 not ours to use */
+    if (sched_getaffinity(0, sizeof saved, &saved) != 0 || !CPU_ISSET(0, &saved) ||
+        !CPU_ISSET(1, &saved) || !pin_to(0))
+        return; /* CPUs 0 and 1 are not both ours to use */
     atomic_store(&race_stop, 0);
     atomic_store(&race_dups, 0);
     atomic_store(&race_rounds, 0);
