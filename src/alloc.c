@@ -60,18 +60,26 @@ FRG_API void *frg_malloc(size_t size) {
 
 /* ---- misuse checks ------------------------------------------------------- */
 
+enum freed_answer { LIVE, FREED, UNSURE };
+
 /* Word 1 matched the free key: p may be sitting free in a cache.  Flush
  * every CPU cache and the class's transfer cache so that all free objects
  * of the class are back in their slabs, then ask the slab.  Exact; slow,
- * but valid programs almost never get here. */
-static FRG_COLD bool small_is_freed(void *p, unsigned cls) {
-    frg_percpu_drain_all(false);
+ * but valid programs almost never get here.  UNSURE if a CPU's cache
+ * could not be drained (only with rseq_fence:migrate, when the kernel
+ * would not move this thread there): p may be sitting in it. */
+static FRG_COLD enum freed_answer small_is_freed(void *p, unsigned cls) {
+    bool all = false;
+    for (int tries = 0; tries < 3 && !all; tries++)
+        all = frg_percpu_drain_all_exact();
+    if (!all)
+        return UNSURE;
     frg_transfer_drain(cls);
     frg_lock(&frg_central[cls].lock);
     struct frg_span *s = frg_pagemap_lookup(p);
     bool freed = !s || s->kind != FRG_SPAN_SLAB || !frg_slab_is_live(s, p);
     frg_unlock(&frg_central[cls].lock);
-    return freed;
+    return freed ? FREED : LIVE;
 }
 
 /* Why `p` (with page-map entry `s`) is not the start of a live object:
@@ -147,9 +155,14 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
     }
     switch (s->kind) {
     case FRG_SPAN_SLAB:
-        if (small_is_freed(p, s->sclass)) {
+        switch (small_is_freed(p, s->sclass)) {
+        case FREED:
             frg_report_misuse("double free", p);
             return;
+        case UNSURE: /* freeing it might cache it twice: keep it out instead */
+            return;
+        case LIVE:
+            break;
         }
         ((uint64_t *)p)[1] = frg_free_key;
         FRG_VG_FREE(p);
@@ -268,7 +281,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass) == FREED)
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -382,7 +395,7 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
         return frg_class_size(frg_pm_class(e));
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass))
+    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass) == FREED)
         bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);

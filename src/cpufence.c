@@ -8,15 +8,14 @@
  * aborted by the kernel when its thread next runs.
  *  - membarrier: MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (Linux 5.10)
  *    interrupts what runs on c, which aborts its sequence.
- *  - migrate: older kernels (rseq itself is from 4.18) lack that command.
- *    The draining thread moves itself onto c (sched_setaffinity) and
- *    comes back.  For it to run on c, c switched away from whatever ran
- *    there, and a thread switched away inside a sequence is aborted when
- *    it runs again: the same guarantee, for two system calls and two
- *    migrations.  A CPU the kernel will not put this thread on (offline,
- *    or outside the process's cpuset) runs no thread of the process
- *    either: the kernel moved them all off it, which aborted their
- *    sequences, so it needs no fence.
+ *  - migrate (only with rseq_fence:migrate; older kernels lack the
+ *    membarrier command): the draining thread moves itself onto c
+ *    (sched_setaffinity) and comes back.  For it to run on c, c switched
+ *    away from whatever ran there, and a thread switched away inside a
+ *    sequence is aborted when it runs again.  Unlike membarrier it waits
+ *    for the scheduler: a real-time thread on c delays it.  A CPU the
+ *    kernel will not put this thread on is not fenced (the drain skips
+ *    it): other threads may have other cpusets, or be leaving c.
  * Locking: none of its own; callers hold the CPU's lock.  The draining
  * thread's affinity is changed only for the fence and restored after.
  */
@@ -25,6 +24,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,16 +44,23 @@ static bool membarrier_register(void) {
     return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0;
 }
 
-/* Moving onto a CPU needs its number to fit a cpu_set_t. */
+/* Moving onto a CPU needs its number to fit a cpu_set_t, and
+ * sched_setaffinity allowed (seccomp or an LSM may refuse it). */
 static bool migration_possible(unsigned ncpus) {
     cpu_set_t mask;
-    return ncpus <= CPU_SETSIZE && sched_getaffinity(0, sizeof mask, &mask) == 0;
+    return ncpus <= CPU_SETSIZE && sched_getaffinity(0, sizeof mask, &mask) == 0 &&
+           sched_setaffinity(0, sizeof mask, &mask) == 0;
 }
 
+/* The migration fence is used only when asked for (rseq_fence:migrate):
+ * unlike membarrier it needs the scheduler to run the drainer on the CPU,
+ * which a real-time thread there can delay for as long as it runs, with
+ * the CPU's lock held, and it moves the calling thread.  Without
+ * membarrier's command (Linux before 5.10) the default is lock mode. */
 bool frg_cpu_fence_init(unsigned ncpus) {
     if (frg_opt.rseq_fence != FRG_FENCE_OPT_MIGRATE && membarrier_register())
         frg_cpu_fence_kind = FRG_FENCE_MEMBARRIER;
-    else if (migration_possible(ncpus))
+    else if (frg_opt.rseq_fence == FRG_FENCE_OPT_MIGRATE && migration_possible(ncpus))
         frg_cpu_fence_kind = FRG_FENCE_MIGRATE;
     else
         frg_cpu_fence_kind = FRG_FENCE_NONE;
@@ -86,13 +93,19 @@ static bool fence_by_migration(unsigned cpu) {
     CPU_ZERO(&only);
     CPU_SET(cpu, &only);
     if (sched_setaffinity(0, sizeof only, &only) != 0)
-        return errno == EINVAL; /* a CPU none of our threads can run on */
+        return false; /* offline, outside this thread's cpuset, or refused */
     /* The kernel moves a running thread before the call returns; make
      * sure anyway, and give up rather than spin for ever. */
     bool there = false;
     for (int i = 0; i < 10000 && !(there = sched_getcpu() == (int)cpu); i++)
         sched_yield();
-    sched_setaffinity(0, sizeof saved, &saved);
+    if (sched_setaffinity(0, sizeof saved, &saved) != 0) {
+        /* the cpuset changed meanwhile: let the kernel intersect all CPUs
+         * with it rather than leave the thread pinned */
+        cpu_set_t all;
+        memset(&all, 0xff, sizeof all);
+        sched_setaffinity(0, sizeof all, &all);
+    }
     return there;
 }
 

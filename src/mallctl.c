@@ -217,7 +217,9 @@ static int h_live_str(const struct node *n, const size_t *idx, void *oldp, size_
 }
 static const char *cache_mode_now(void) { return frg_cache_mode_name((unsigned)frg_cache_mode); }
 static const char *rseq_area_now(void) { return frg_rseq_area_name((unsigned)frg_rseq_area); }
-static const char *rseq_fence_now(void) { return frg_rseq_fence_name((unsigned)frg_cpu_fence_kind); }
+static const char *rseq_fence_now(void) {
+    return frg_rseq_fence_name(frg_cache_mode == FRG_CACHE_RSEQ ? (unsigned)frg_cpu_fence_kind : FRG_FENCE_NONE);
+}
 
 static int action_args(void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
     return oldp || oldlenp || newp || newlen ? EPERM : 0;

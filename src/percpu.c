@@ -513,6 +513,20 @@ size_t frg_percpu_drain_all(bool reset_capacity) {
     return bytes;
 }
 
+bool frg_percpu_drain_all_exact(void) {
+    if (frg_cache_mode == FRG_CACHE_OFF)
+        return true;
+    bool all = true;
+    for (unsigned cpu = 0; cpu < ncpus; cpu++)
+        if (__atomic_load_n(&cpus[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
+            uint64_t before = __atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED);
+            drain_cpu(cpu, false);
+            /* drain_cpu counts only drains it did; a skipped CPU is not */
+            all &= __atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED) != before;
+        }
+    return all;
+}
+
 size_t frg_percpu_flush_current(void) {
     if (frg_cache_mode == FRG_CACHE_OFF)
         return 0;

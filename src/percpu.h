@@ -58,6 +58,9 @@ FRG_HIDDEN unsigned frg_percpu_ncpus(void);
  * `reset_capacity` also give up the capacity (it regrows on demand).
  * Returns bytes of objects flushed. */
 FRG_HIDDEN size_t frg_percpu_drain_all(bool reset_capacity);
+/* Drain every CPU cache; false if some CPU was skipped (a drain that
+ * cannot fence its CPU leaves it alone). */
+FRG_HIDDEN bool frg_percpu_drain_all_exact(void);
 /* Flush the cache of the CPU the caller runs on. */
 FRG_HIDDEN size_t frg_percpu_flush_current(void);
 /* Purger hook: drain CPUs whose caches have not changed for `idle_ns`;
