@@ -503,28 +503,33 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
     return bytes;
 }
 
-size_t frg_percpu_drain_all(bool reset_capacity) {
+/* Drain every CPU that has capacity; *skipped: some CPU could not be
+ * fenced and kept its objects. */
+static size_t drain_every_cpu(bool reset_capacity, bool *skipped) {
     size_t bytes = 0;
+    *skipped = false;
     if (frg_cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < ncpus; cpu++)
-        if (__atomic_load_n(&cpus[cpu].capacity_bytes, __ATOMIC_RELAXED))
+        if (__atomic_load_n(&cpus[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
+            uint64_t before = __atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED);
             bytes += drain_cpu(cpu, reset_capacity);
+            /* drain_cpu counts only the drains it did */
+            if (__atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED) == before)
+                *skipped = true;
+        }
     return bytes;
 }
 
+size_t frg_percpu_drain_all(bool reset_capacity) {
+    bool skipped;
+    return drain_every_cpu(reset_capacity, &skipped);
+}
+
 bool frg_percpu_drain_all_exact(void) {
-    if (frg_cache_mode == FRG_CACHE_OFF)
-        return true;
-    bool all = true;
-    for (unsigned cpu = 0; cpu < ncpus; cpu++)
-        if (__atomic_load_n(&cpus[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
-            uint64_t before = __atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED);
-            drain_cpu(cpu, false);
-            /* drain_cpu counts only drains it did; a skipped CPU is not */
-            all &= __atomic_load_n(&cpus[cpu].drains, __ATOMIC_RELAXED) != before;
-        }
-    return all;
+    bool skipped;
+    drain_every_cpu(false, &skipped);
+    return !skipped;
 }
 
 size_t frg_percpu_flush_current(void) {
