@@ -178,6 +178,10 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
     printf("  per-CPU caches: %s on %u CPUs (rseq area: %s); purger thread %s\n",
            frg_cache_mode_name(st->cache_mode), st->ncpus, frg_rseq_area_name(st->rseq_area),
            st->purger_running ? "running" : "off");
+    if (st->cache_mode == FRG_CACHE_LEASE)
+        printf("  leases: %u of %u held (%llu granted, %llu taken back, %llu waits given up)\n",
+               st->leases_held, st->leases, (unsigned long long)st->lease_grants,
+               (unsigned long long)st->lease_revokes, (unsigned long long)st->lease_revoke_timeouts);
     size_t held = st->allocated + st->cached + st->dirty + st->fragmented + st->metadata;
     if (rss_kib >= 0)
         printf("  process RSS           %10.1f MiB\n", (double)rss_kib / 1024.0);
@@ -220,10 +224,10 @@ static void print_json(int pid, const char *path, const struct frg_stats *st, do
                        long rss_kib, int answered) {
     printf("{\"pid\": %d, \"file\": \"%s\", \"age_s\": %.3f, \"answered\": %s, \"rss\": %ld, "
            "\"percpu_mode\": \"%s\", \"ncpus\": %u, \"rseq_area\": \"%s\", "
-           "\"purger_running\": %s,\n",
+           "\"leases\": %u, \"leases_held\": %u, \"purger_running\": %s,\n",
            pid, path, age, answered ? "true" : "false", rss_kib >= 0 ? rss_kib * 1024 : -1,
            frg_cache_mode_name(st->cache_mode), st->ncpus, frg_rseq_area_name(st->rseq_area),
-           st->purger_running ? "true" : "false");
+           st->leases, st->leases_held, st->purger_running ? "true" : "false");
     printf(" \"allocated\": %zu, \"cached\": %zu, \"dirty\": %zu, \"fragmented\": %zu, "
            "\"metadata\": %zu, \"resident\": %zu, \"active\": %zu, \"mapped\": %zu, "
            "\"retained\": %zu, \"slab_purged\": %zu,\n",

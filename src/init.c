@@ -159,8 +159,10 @@ __attribute__((constructor)) static void frg_on_load(void) {
 }
 
 /* At exit, or when an SDK that links us is dlclose'd: no thread may keep
- * running our code, and the statistics file goes away. */
+ * running our code (nor reach it through a thread-exit hook), and the
+ * statistics file goes away. */
 __attribute__((destructor)) static void frg_on_unload(void) {
+    frg_lease_stop();
     frg_purge_stop();
     frg_publish_stop();
 }

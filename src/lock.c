@@ -28,9 +28,7 @@ void frg_lock_slow(frg_lock_t *l) {
             errno = saved;
             return;
         }
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        frg_cpu_relax();
     }
     /* Then sleep: mark the lock contended so the holder wakes us. */
     while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0)

@@ -19,7 +19,8 @@
 enum frg_lock_rank {
     FRG_RANK_CTL = 1,    /* mallctl snapshot, stats publication */
     FRG_RANK_PURGER,     /* purger thread control, stats collection */
-    FRG_RANK_CPU,        /* per-CPU cache of one CPU */
+    FRG_RANK_CPU,        /* per-CPU cache of one CPU (or one lease) */
+    FRG_RANK_LEASE,      /* free lease records */
     FRG_RANK_TRANSFER,   /* transfer cache of one size class */
     FRG_RANK_CENTRAL,    /* central list of one size class */
     FRG_RANK_HUGE,       /* huge mappings and their cache */

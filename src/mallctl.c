@@ -335,11 +335,16 @@ static const struct node cpu_kids[] = {
 };
 static const struct node cpu_num[] = {NUM(cpu_kids, valid_cpu, "CPU <i>")};
 static const struct node percpu_kids[] = {
-    LEAF("mode", C_STR, RO, h_live_str, (uintptr_t)cache_mode_now, "rseq, lock or off"),
+    LEAF("mode", C_STR, RO, h_live_str, (uintptr_t)cache_mode_now, "rseq, lease, lock or off"),
     LEAF("rseq_area", C_STR, RO, h_live_str, (uintptr_t)rseq_area_now, "whose rseq area the fast paths use: glibc, frgmalloc or none"),
     LEAF("rseq_fence", C_STR, RO, h_live_str, (uintptr_t)rseq_fence_now, "how drains wait out another CPU's sequences: membarrier, migrate or none"),
     STAT("rseq_registered", C_U64, rseq_own_registered, "threads that registered frgmalloc's own rseq area"),
     STAT("rseq_refused", C_U64, rseq_own_refused, "threads the kernel refused it (they bypass the CPU caches)"),
+    STAT("leases", C_UNSIGNED, leases, "lease mode: caches that threads may hold (0 in other modes)"),
+    STAT("leases_held", C_UNSIGNED, leases_held, "lease mode: leases held by threads now"),
+    STAT("lease_grants", C_U64, lease_grants, "lease mode: leases given to threads"),
+    STAT("lease_revokes", C_U64, lease_revokes, "lease mode: leases taken back (trim, idle decay, thread exit)"),
+    STAT("lease_revoke_timeouts", C_U64, lease_revoke_timeouts, "lease mode: drains that gave up waiting for a holder stopped in its fast path"),
     STAT("ncpus", C_UNSIGNED, ncpus, "CPU ids with a cache"),
     STAT("cached", C_SIZE, percpu_cached, "bytes of free objects in all CPU caches"),
     STAT("capacity", C_SIZE, percpu_capacity, "bytes all caches may hold right now"),

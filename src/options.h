@@ -19,7 +19,7 @@ enum frg_opt_type { FRG_OPT_BOOL, FRG_OPT_SIZE, FRG_OPT_UINT, FRG_OPT_ENUM };
 enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
 enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
 enum { FRG_ORDER_FULLEST, FRG_ORDER_ADDRESS };
-enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
+enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LEASE, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
 enum { FRG_RSEQ_OWN_AUTO, FRG_RSEQ_OWN_ALWAYS, FRG_RSEQ_OWN_NEVER };
 enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
 
@@ -47,12 +47,14 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
       NULL, "bytes of freed huge mappings kept for reuse until they decay")            \
     X(slab_order, FRG_OPT_ENUM, slab_order, FRG_ORDER_FULLEST, 0, 1, "fullest|address", \
       "which non-full slab a size class allocates from first")                         \
-    X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 3, "auto|rseq|lock|off",        \
-      "per-CPU cache mode: auto picks rseq when the kernel allows it (on glibc's rseq area or frgmalloc's, see rseq_own)") \
+    X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 4, "auto|rseq|lease|lock|off",  \
+      "per-CPU cache mode: auto picks rseq when the kernel allows it (on glibc's rseq area or frgmalloc's, see rseq_own), else lease where membarrier works, else lock") \
+    X(leases, FRG_OPT_UINT, leases, 0, 0, 1024, NULL,                                   \
+      "lease mode: threads that may hold a cache of their own at once (0: two per CPU)") \
     X(rseq_own, FRG_OPT_ENUM, rseq_own, FRG_RSEQ_OWN_AUTO, 0, 2, "auto|always|never",     \
       "register frgmalloc's own rseq area where glibc has none: auto = libfrgmalloc.so on glibc before 2.35; always = also libfrgmalloc.a (link it -z nodelete) and with glibc.pthread.rseq=0") \
     X(rseq_fence, FRG_OPT_ENUM, rseq_fence, FRG_FENCE_OPT_AUTO, 0, 1, "auto|migrate",       \
-      "how a drain waits out another CPU's rseq sequences: auto = membarrier (Linux 5.10; lock mode without it); migrate = move the draining thread onto that CPU (for older kernels; see design.md)") \
+      "how a drain waits out another CPU's rseq sequences: auto = membarrier (Linux 5.10; lease or lock mode without it); migrate = move the draining thread onto that CPU (for older kernels; see design.md)") \
     X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \

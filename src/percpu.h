@@ -3,25 +3,32 @@
  * free.
  *
  * Each CPU caches, per size class, a bounded stack of free objects (layout
- * in rseq.h).  Three modes, chosen at start-up (option `percpu`):
+ * in rseq.h).  Four modes, chosen at start-up (option `percpu`):
  *  - rseq: pop and push are restartable sequences on glibc's rseq
- *    registration: no lock, no atomic instruction;
+ *    registration (or frgmalloc's own): no lock, no atomic instruction;
+ *  - lease: where rseq cannot be used (GLIBC_TUNABLES=glibc.pthread.rseq=0,
+ *    kernels before 5.10, other architectures) but membarrier can: up to
+ *    `leases` threads at once hold a cache region of their own and pop and
+ *    push with plain loads and stores (lease.h); other threads use the CPU
+ *    caches as in lock mode;
  *  - lock: the same caches, indexed by sched_getcpu() and guarded by a
- *    per-CPU mutex (when rseq is unavailable: valgrind, old kernels,
- *    GLIBC_TUNABLES=glibc.pthread.rseq=0, other architectures);
+ *    per-CPU mutex (valgrind, kernels without membarrier);
  *  - off:  no cache; every call goes to the central lists.
- * The bytes each CPU may cache are bounded by `cache_max`; capacity moves
+ * The bytes each cache may hold are bounded by `cache_max`; capacity moves
  * between classes on demand (a miss grows a class, taking unused capacity
  * from others when the budget is spent).  Memory held in caches is bounded
- * by the number of CPUs, never by the number of threads.
+ * by the number of CPUs (plus as many leases), never by the number of
+ * threads.
  */
 #ifndef FRG_PERCPU_H
 #define FRG_PERCPU_H
 
+#include "lease.h"
 #include "rseq.h"
 #include "sizeclass.h"
 
-enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ };
+enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ, FRG_CACHE_LEASE };
+#define FRG_MAX_LEASES 1024
 FRG_HIDDEN extern int frg_cache_mode;
 
 FRG_HIDDEN void *frg_cache_alloc_slow(uintptr_t cls);
@@ -37,23 +44,38 @@ FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
             ((uint64_t *)p)[1] = 0;
             return p;
         }
-    }
+    } else
 #endif
+    /* a second load, not the rseq test's register: keeps that path short */
+    if (__atomic_load_n(&frg_cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE) {
+        void *p = frg_lease_pop(cls);
+        if (FRG_LIKELY(p != NULL)) {
+            ((uint64_t *)p)[1] = 0;
+            return p;
+        }
+    }
     return frg_cache_alloc_slow(cls);
 }
 
 /* p is a validated live object of class cls. */
 FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
 #if FRG_HAVE_RSEQ
-    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ) && FRG_LIKELY(frg_rseq_push(cls, p)))
-        return;
+    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
+        if (FRG_LIKELY(frg_rseq_push(cls, p)))
+            return;
+    } else
 #endif
+    if (__atomic_load_n(&frg_cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE &&
+        FRG_LIKELY(frg_lease_push(cls, p)))
+        return;
     frg_cache_free_slow(cls, p);
 }
 
 /* Set up the caches for the chosen mode; returns the mode in force. */
 FRG_HIDDEN int frg_percpu_init(void);
 FRG_HIDDEN unsigned frg_percpu_ncpus(void);
+/* Caches in use: one per CPU, plus the leases in lease mode. */
+FRG_HIDDEN unsigned frg_percpu_ncaches(void);
 /* Return every cached object of every CPU to the central lists; with
  * `reset_capacity` also give up the capacity (it regrows on demand).
  * Returns bytes of objects flushed. */

@@ -100,7 +100,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->chunks_unmapped = hp.chunks_unmapped;
     st->mapped = hp.chunks * FRG_CHUNK_SIZE + hs.live_mapped + hs.cached_bytes;
     st->metadata = frg_meta_mapped() + frg_pools_resident() + frg_pagemap_committed() +
-                   (size_t)frg_percpu_ncpus() * FRG_PAGE + pc_capacity_slots * sizeof(void *);
+                   (size_t)frg_percpu_ncaches() * FRG_PAGE + pc_capacity_slots * sizeof(void *);
     st->resident = st->active + st->dirty + hs.cached_bytes + st->metadata;
 
     st->mmap_calls = __atomic_load_n(&frg_os_counters.mmap_calls, __ATOMIC_RELAXED);
@@ -120,6 +120,15 @@ void frg_stats_collect(struct frg_stats *st) {
     st->rseq_area = (unsigned)frg_rseq_area;
     st->rseq_own_registered = __atomic_load_n(&frg_rseq_own_registered, __ATOMIC_RELAXED);
     st->rseq_own_refused = __atomic_load_n(&frg_rseq_own_refused, __ATOMIC_RELAXED);
+    if (frg_cache_mode == FRG_CACHE_LEASE) {
+        struct frg_lease_stats lst;
+        frg_lease_stats(&lst);
+        st->leases = frg_lease_count();
+        st->leases_held = lst.held;
+        st->lease_grants = lst.grants;
+        st->lease_revokes = lst.revokes;
+        st->lease_revoke_timeouts = lst.revoke_timeouts;
+    }
 }
 
 /* ---- glibc's views ------------------------------------------------------- */

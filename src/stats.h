@@ -47,7 +47,8 @@ struct frg_stats {
     uint64_t purge_passes, purge_wakeups, purge_offloaded, decayed_bytes, trimmed_bytes;
     uint64_t misuse_reports;
     uint64_t rseq_own_registered, rseq_own_refused;
-    unsigned ncpus, cache_mode, rseq_area;
+    uint64_t lease_grants, lease_revokes, lease_revoke_timeouts;
+    unsigned ncpus, cache_mode, rseq_area, leases, leases_held;
     bool purger_running;
     struct frg_class_stats cls[FRG_NCLASSES];
 };
@@ -57,7 +58,8 @@ FRG_HIDDEN extern uint64_t frg_stats_misuse_reports;
 FRG_HIDDEN void frg_stats_collect(struct frg_stats *st);
 /* Names for cache_mode and rseq_area (inline: frgmalloc-stat uses them). */
 static inline const char *frg_cache_mode_name(unsigned mode) {
-    return mode == FRG_CACHE_RSEQ ? "rseq" : mode == FRG_CACHE_LOCK ? "lock" : "off";
+    return mode == FRG_CACHE_RSEQ ? "rseq" : mode == FRG_CACHE_LEASE ? "lease"
+         : mode == FRG_CACHE_LOCK ? "lock" : "off";
 }
 static inline const char *frg_rseq_fence_name(unsigned kind) {
     return kind == FRG_FENCE_MEMBARRIER ? "membarrier" : kind == FRG_FENCE_MIGRATE ? "migrate" : "none";

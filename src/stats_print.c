@@ -34,6 +34,11 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
                         (unsigned long long)st->rseq_own_refused);
     if (st->cache_mode == FRG_CACHE_RSEQ)
         frg_sink_printf(s, "; drain fence: %s", frg_rseq_fence_name((unsigned)frg_cpu_fence_kind));
+    if (st->cache_mode == FRG_CACHE_LEASE)
+        frg_sink_printf(s, "; leases: %u, %u held (%llu granted, %llu taken back, %llu waits given up)",
+                        st->leases, st->leases_held, (unsigned long long)st->lease_grants,
+                        (unsigned long long)st->lease_revokes,
+                        (unsigned long long)st->lease_revoke_timeouts);
     frg_sink_printf(s, "\n");
     frg_sink_printf(s, "Memory (bytes):\n");
     frg_sink_printf(s, "  live (allocated)      %14zu\n", st->allocated);
@@ -87,11 +92,15 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
 static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins) {
     frg_sink_printf(s, "{\"frgmalloc\": {\"version\": \"%s\", \"percpu_mode\": \"%s\", "
                        "\"ncpus\": %u, \"rseq_area\": \"%s\", \"rseq_own_registered\": %llu, "
-                       "\"rseq_own_refused\": %llu,\n", FRGMALLOC_VERSION,
+                       "\"rseq_own_refused\": %llu, \"leases\": %u, \"leases_held\": %u, "
+                       "\"lease_grants\": %llu, \"lease_revokes\": %llu, "
+                       "\"lease_revoke_timeouts\": %llu,\n", FRGMALLOC_VERSION,
                     frg_cache_mode_name(st->cache_mode), st->ncpus,
                     frg_rseq_area_name(st->rseq_area),
                     (unsigned long long)st->rseq_own_registered,
-                    (unsigned long long)st->rseq_own_refused);
+                    (unsigned long long)st->rseq_own_refused, st->leases, st->leases_held,
+                    (unsigned long long)st->lease_grants, (unsigned long long)st->lease_revokes,
+                    (unsigned long long)st->lease_revoke_timeouts);
     frg_sink_printf(s, " \"stats\": {\"allocated\": %zu, \"cached\": %zu, \"dirty\": %zu, "
                        "\"fragmented\": %zu, \"metadata\": %zu, \"resident\": %zu, "
                        "\"active\": %zu, \"mapped\": %zu, \"retained\": %zu,\n",

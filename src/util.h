@@ -70,6 +70,14 @@ FRG_INLINE uintptr_t frg_align_up(uintptr_t x, uintptr_t a) {
 FRG_INLINE uintptr_t frg_align_down(uintptr_t x, uintptr_t a) {
     return x & ~(a - 1);
 }
+/* Inside a spin-wait loop: let the sibling hyperthread run. */
+FRG_INLINE void frg_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 FRG_INLINE bool frg_is_pow2(size_t x) { return x && !(x & (x - 1)); }
 FRG_INLINE unsigned frg_ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
 FRG_INLINE unsigned frg_clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); }

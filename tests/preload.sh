@@ -12,17 +12,28 @@ fail=0
 # run-modes.sh); the exit statistics say whose area was used.  The rseq
 # modes are skipped where the build or the kernel cannot have rseq: asked
 # of the unit tests' probe (tu_rseq_possible: 77 means it cannot).
+# Lease mode likewise (tu_lease_possible).  "no-rseq" is the default
+# configuration with glibc told not to register rseq: lease mode where
+# glibc has rseq support, frgmalloc's own rseq area where it has none.
 FRG_TEST_EXPECT=rseq/probe FRGMALLOC_CONF=percpu:lock "$top/tests/test_sizeclass" >/dev/null 2>&1
 [ $? -eq 77 ] && rseq_possible=no || rseq_possible=yes
-for mode in rseq rseq-own lock off; do
+FRG_TEST_EXPECT=lease/probe FRGMALLOC_CONF=percpu:lock "$top/tests/test_sizeclass" >/dev/null 2>&1
+[ $? -eq 77 ] && lease_possible=no || lease_possible=yes
+default_area=$(sh "${srcdir:-.}/tests/default-rseq-area.sh")
+for mode in rseq rseq-own lease no-rseq lock off; do
     case $mode in rseq*) if [ $rseq_possible = no ]; then
         echo "ok - preload_prog [$mode] # SKIP this build or kernel cannot run rseq"; continue
+    fi ;; lease|no-rseq) if [ $lease_possible = no ]; then
+        echo "ok - preload_prog [$mode] # SKIP this kernel cannot run lease mode"; continue
     fi ;; esac
     conf="percpu:$mode" tunables= want="rseq area: none"
     case $mode in
-    rseq) want="rseq area: $(sh "${srcdir:-.}/tests/default-rseq-area.sh")" ;;
+    rseq) want="rseq area: $default_area" ;;
     rseq-own) conf="percpu:rseq,rseq_own:always" tunables=glibc.pthread.rseq=0
               want="rseq area: frgmalloc" ;;
+    lease) tunables=glibc.pthread.rseq=0 want="Per-CPU caches: lease" ;;
+    no-rseq) conf="percpu:auto" tunables=glibc.pthread.rseq=0 want="Per-CPU caches: lease"
+             [ "$default_area" = frgmalloc ] && want="rseq area: frgmalloc" ;;
     esac
     out=$(GLIBC_TUNABLES=$tunables FRGMALLOC_CONF="$conf,stats_print:true" LD_PRELOAD="$lib" \
           "$prog" 2>&1)

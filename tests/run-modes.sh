@@ -9,18 +9,20 @@
 #             never does, and rseq_own:always registers ours
 #   rseq-migrate  percpu:rseq with drains fencing a CPU by moving onto it,
 #             as on a kernel before 5.10 (rseq_fence:migrate)
+#   lease     percpu:lease with glibc told not to register rseq, as where
+#             lease mode is chosen by itself (kernels before 5.10)
 #   lock      percpu:lock
 #   off       percpu:off
 # Each run tells the test which mode and area to expect (FRG_TEST_EXPECT,
 # tests/testutil.h); a mode that fell back to another fails, except an
-# rseq mode on a build or kernel that cannot have one: skipped (77), and
-# said so.  The unit tests link libfrgmalloc.a, which registers its own
+# rseq or lease mode on a build or kernel that cannot have one: skipped
+# (77), and said so.  The unit tests link libfrgmalloc.a, which registers its own
 # rseq area only with rseq_own:always (design.md), so on a glibc without
 # rseq support the rseq mode asks for it.
 set -u
 fail=0
 default_area=$(sh "$(dirname "$0")/default-rseq-area.sh")
-for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lock off}; do
+for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lease lock off}; do
     tunables=${GLIBC_TUNABLES:-}
     case $mode in
     rseq) conf=percpu:rseq expect=rseq/$default_area
@@ -29,6 +31,8 @@ for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lock off}; do
               tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
     rseq-migrate) conf=percpu:rseq,rseq_fence:migrate expect=rseq/$default_area/migrate
           [ "$default_area" = frgmalloc ] && conf=$conf,rseq_own:always ;;
+    lease) conf=percpu:lease expect=lease/none
+           tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
     lock) conf=percpu:lock expect=lock/none ;;
     off) conf=percpu:off expect=off/none ;;
     *) echo "run-modes.sh: unknown mode $mode" >&2; exit 2 ;;

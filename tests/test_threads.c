@@ -4,7 +4,10 @@
  * memory), and 512 threads that allocate then sit idle: the memory held in
  * per-CPU caches stays bounded by the number of CPUs, not threads; and,
  * on frgmalloc's own rseq area, that each thread registers it and that a
- * thread holding another library's area is served correctly without it.
+ * thread holding another library's area is served correctly without it;
+ * in lease mode, that leases come back from exiting threads, from threads
+ * a fork child does not have, and not from a holder stuck in its fast
+ * path.
  */
 #include "testutil.h"
 
@@ -120,9 +123,10 @@ static void test_512_threads_bounded(void) {
     long rss_after = tu_rss_kib();
     struct frg_stats st;
     frg_stats_collect(&st);
-    /* The bound: per-CPU capacity, whatever the number of threads, and
-     * the transfer cache's own bound. */
-    size_t bound = (size_t)frg_percpu_ncpus() * frg_opt.cache_max;
+    /* The bound: per-CPU capacity (and the leases', two per CPU by
+     * default), whatever the number of threads, and the transfer cache's
+     * own bound. */
+    size_t bound = (size_t)frg_percpu_ncaches() * frg_opt.cache_max;
     CU_ASSERT(st.percpu_cached <= bound);
     CU_ASSERT(st.percpu_capacity <= bound);
     CU_ASSERT(st.transfer_cached <= frg_opt.transfer_max);
@@ -291,10 +295,15 @@ static void *cache_user(void *arg) {
 
 /* Drain every CPU from CPU 0 for a second while CPU 1 works its cache:
  * the fence (membarrier or moving onto CPU 1, cpufence.c) must keep the
- * two apart.  Needs 2 CPUs and rseq mode. */
+ * two apart.  In lease mode the thread on CPU 1 works its lease, which
+ * every drain takes back (lease.c): the revocation must keep them apart.
+ * Needs 2 CPUs and rseq or lease mode. */
 static void test_drain_races_fast_path(void) {
-    if (frg_cache_mode != FRG_CACHE_RSEQ || frg_percpu_ncpus() < 2)
+    bool lease = frg_cache_mode == FRG_CACHE_LEASE;
+    if ((frg_cache_mode != FRG_CACHE_RSEQ && !lease) || frg_percpu_ncpus() < 2)
         return;
+    struct frg_lease_stats before, after;
+    frg_lease_stats(&before);
     cpu_set_t saved;
     if (sched_getaffinity(0, sizeof saved, &saved) != 0 || !CPU_ISSET(0, &saved) ||
         !CPU_ISSET(1, &saved) || !pin_to(0))
@@ -320,6 +329,126 @@ static void test_drain_races_fast_path(void) {
             drains, atomic_load(&race_rounds), atomic_load(&race_dups));
     CU_ASSERT_EQUAL(r, NULL);
     CU_ASSERT_EQUAL(atomic_load(&race_dups), 0);
+    if (lease) { /* the thread held its lease again and again, and lost it */
+        frg_lease_stats(&after);
+        fprintf(stderr, "    leases granted %llu, taken back %llu\n",
+                (unsigned long long)(after.grants - before.grants),
+                (unsigned long long)(after.revokes - before.revokes));
+        CU_ASSERT(after.grants - before.grants > 100);
+        CU_ASSERT(after.revokes - before.revokes > 100);
+    }
+}
+
+/* ---- lease mode: thread exit, fork, a holder stuck in its fast path ------- */
+
+static void *lease_user(void *arg) {
+    for (int i = 0; i < 1000; i++)
+        frg_free(frg_malloc(16 + (size_t)i % 512));
+    void *p = frg_malloc(64);
+    bool held = frg_lease_current() >= 0;
+    frg_free(p);
+    /* hand the record to the caller (what this thread did happens before
+     * what the caller does with it), then wait to be told to go */
+    struct frg_lease_rec **handoff = arg;
+    if (handoff)
+        __atomic_store_n(handoff, frg_lease_self, __ATOMIC_RELEASE);
+    while (handoff && __atomic_load_n(handoff, __ATOMIC_ACQUIRE))
+        sched_yield();
+    return (void *)(uintptr_t)held;
+}
+
+/* A thread that works, holds a lease and waits; *rec gets its record. */
+static pthread_t start_lease_holder(struct frg_lease_rec **rec) {
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, lease_user, (void *)rec), 0);
+    while (!__atomic_load_n(rec, __ATOMIC_ACQUIRE))
+        sched_yield();
+    return t;
+}
+
+static void stop_lease_holder(pthread_t t, struct frg_lease_rec **rec) {
+    __atomic_store_n(rec, NULL, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+}
+
+static unsigned leases_held(void) {
+    struct frg_lease_stats ls;
+    frg_lease_stats(&ls);
+    return ls.held;
+}
+
+/* Threads that come and go each get a lease and give it back when they
+ * exit: more threads than leases, one after another, all served. */
+static void test_lease_thread_exit(void) {
+    if (frg_cache_mode != FRG_CACHE_LEASE)
+        return;
+    frg_percpu_drain_all(false); /* main's lease too */
+    struct frg_lease_stats before, after;
+    frg_lease_stats(&before);
+    unsigned n = 3 * frg_lease_count();
+    for (unsigned i = 0; i < n; i++) {
+        pthread_t t;
+        void *held;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, lease_user, NULL), 0);
+        pthread_join(t, &held);
+        CU_ASSERT_EQUAL(held, (void *)1);
+        CU_ASSERT_EQUAL(leases_held(), 0);
+    }
+    frg_lease_stats(&after);
+    CU_ASSERT_EQUAL(after.grants - before.grants, n);
+    CU_ASSERT_EQUAL(after.revokes - before.revokes, n);
+}
+
+/* In a fork child the leases of the parent's other threads are free. */
+static void test_lease_fork(void) {
+    if (frg_cache_mode != FRG_CACHE_LEASE)
+        return;
+    struct frg_lease_rec *rec = NULL;
+    pthread_t t = start_lease_holder(&rec);
+    frg_free(frg_malloc(64)); /* main holds one too */
+    unsigned parent_held = leases_held();
+    pid_t pid = fork();
+    if (pid == 0) {
+        bool ok = leases_held() == (frg_lease_current() >= 0);
+        pthread_t c;
+        void *held = NULL;
+        ok &= pthread_create(&c, NULL, lease_user, NULL) == 0 && pthread_join(c, &held) == 0;
+        _exit(ok && held == (void *)1 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    stop_lease_holder(t, &rec);
+    CU_ASSERT(parent_held >= 2);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A holder stopped inside its fast path (a debugger, SIGSTOP): a drain
+ * gives up waiting for it within a bound, leaves its lease alone, and says
+ * so; once it moves on, the next drain takes the lease back. */
+static void test_lease_holder_stuck(void) {
+    if (frg_cache_mode != FRG_CACHE_LEASE)
+        return;
+    struct frg_lease_rec *rec = NULL;
+    pthread_t t = start_lease_holder(&rec);
+    struct frg_lease_rec *r = rec;
+    CU_ASSERT_FATAL(!__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
+    unsigned idx = r->idx;
+    struct frg_lease_stats before, after;
+    frg_lease_stats(&before);
+    __atomic_store_n(&r->busy, 1, __ATOMIC_SEQ_CST); /* as if stopped mid-pop */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_FALSE(frg_percpu_drain_all_exact());
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    frg_lease_stats(&after);
+    CU_ASSERT(secs < 2.0);
+    CU_ASSERT_EQUAL(after.revoke_timeouts - before.revoke_timeouts, 1);
+    CU_ASSERT(frg_lease_held(idx) && !__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
+    __atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_TRUE(frg_percpu_drain_all_exact());
+    CU_ASSERT(__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
+    stop_lease_holder(t, &rec);
 }
 
 static void register_tests(void) {
@@ -327,6 +456,9 @@ static void register_tests(void) {
     TU_TEST(threads, test_thread_churn);
     TU_TEST(threads, test_512_threads_bounded);
     TU_TEST(threads, test_drain_races_fast_path);
+    TU_TEST(threads, test_lease_thread_exit);
+    TU_TEST(threads, test_lease_fork);
+    TU_TEST(threads, test_lease_holder_stuck);
 #if FRG_HAVE_RSEQ
     TU_TEST(threads, test_own_rseq_area);
 #endif

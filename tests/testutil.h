@@ -199,12 +199,21 @@ static inline bool tu_rseq_possible(void) {
     return possible;
 }
 
+/* Lease mode needs membarrier's expedited command (Linux 4.14; not under
+ * valgrind, nor where seccomp refuses membarrier). */
+static inline bool tu_lease_possible(void) {
+    int saved = errno;
+    long cmds = syscall(SYS_membarrier, 0 /* MEMBARRIER_CMD_QUERY */, 0, 0);
+    errno = saved;
+    return cmds > 0 && (cmds & (1 << 4)); /* REGISTER_PRIVATE_EXPEDITED */
+}
+
 /* tests/run-modes.sh names the cache mode and rseq area (and, if a third
  * part is given, the drains' fence) each run expects in FRG_TEST_EXPECT
  * ("rseq/glibc", "lock/none", "rseq/glibc/migrate"...): a mode that fell
  * back to another would pass its tests without testing itself.  0 if as
- * expected (or nothing expected), 1 if not, 77 (skip) for an rseq mode on
- * a system that cannot have one. */
+ * expected (or nothing expected), 1 if not, 77 (skip) for an rseq or
+ * lease mode on a system that cannot have one. */
 static inline int tu_mode_check(void) {
     const char *want = getenv("FRG_TEST_EXPECT");
     if (!want)
@@ -226,6 +235,10 @@ static inline int tu_mode_check(void) {
         return 0;
     if (!strncmp(want, "rseq/", 5) && !tu_rseq_possible()) {
         printf("skipped: %s expected, but this build or kernel cannot run rseq\n", want);
+        return 77;
+    }
+    if (!strncmp(want, "lease/", 6) && !tu_lease_possible()) {
+        printf("skipped: %s expected, but this kernel cannot run lease mode\n", want);
         return 77;
     }
     fprintf(stderr, "expected cache mode and rseq area %s, running in %s\n", want, got);

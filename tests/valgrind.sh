@@ -1,7 +1,8 @@
 #!/bin/sh
 # valgrind.sh - the unit tests under valgrind memcheck: zero errors
 # allowed.  Under valgrind glibc does not register rseq, so the library
-# runs its locked per-CPU mode; the stress test is shortened.
+# runs in lease mode (valgrind passes membarrier through; its slow paths
+# are lock mode's); the stress test is shortened.
 set -u
 top="${top_builddir:-.}"
 if ! command -v valgrind >/dev/null 2>&1; then

@@ -1,0 +1,46 @@
+/*
+ * percpu_internal.h - what percpu.c (modes, capacity, slow paths) and
+ * percpu_drain.c (draining, idle decay, statistics, fork) share; no other
+ * file includes it.
+ *
+ * A cache index names one region of cached objects: 0 .. ncpus - 1 are
+ * the CPUs' caches, ncpus .. ncaches - 1 the leases (lease mode only).
+ * Locking: caches[i].lock (rank CPU) serialises everything that changes
+ * cache i's capacities (`end`) or drains it; in lock mode it also guards
+ * every pop and push of a CPU's cache, and in lease mode it is the
+ * lease's lock (the holder takes it in its slow paths, never in its fast
+ * path).
+ */
+#ifndef FRG_PERCPU_INTERNAL_H
+#define FRG_PERCPU_INTERNAL_H
+
+#include "lock.h"
+#include "percpu.h"
+
+/* slots start after the headers, cache aligned (in 8-byte words) */
+#define FIRST_SLOT ((FRG_NCLASSES * 8 + 63) / 64 * 8)
+#define MAX_SLOTS 640 /* FIRST_SLOT + 80 classes x 640 fit 16-bit indexes */
+#define MAX_BATCH 32
+
+struct cache_state {
+    frg_lock_t lock;
+    size_t capacity_bytes; /* sum over classes of capacity * size */
+    unsigned steal_cursor, steal_tick;
+    uint64_t signature;    /* purger: cache contents seen last time */
+    uint64_t unchanged_since_ns;
+    uint64_t misses, overflows, drains;
+} FRG_ALIGNED(FRG_CACHELINE);
+
+FRG_HIDDEN extern struct cache_state *frg_caches;
+FRG_HIDDEN extern unsigned frg_ncpus, frg_ncaches;
+FRG_HIDDEN extern uint16_t frg_slot_begin[FRG_NCLASSES];
+
+FRG_INLINE uint16_t load16(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+FRG_INLINE void store16(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+/* The CPU the caller runs on (a valid cache index). */
+FRG_HIDDEN unsigned frg_percpu_current_cpu(void);
+/* Cache index i is a lease. */
+FRG_INLINE bool frg_is_lease(unsigned i) { return i >= frg_ncpus; }
+
+#endif
