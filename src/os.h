@@ -58,6 +58,12 @@ FRG_HIDDEN size_t frg_os_page_size(void);
 FRG_HIDDEN unsigned frg_os_possible_cpus(void);
 /* Monotonic time with a few milliseconds of resolution (cheap). */
 FRG_HIDDEN uint64_t frg_os_now_ns(void);
+/* Make sure the module holding this code is never unloaded: true for the
+ * main program and for libfrgmalloc.so (linked -z nodelete); a shared
+ * object that links libfrgmalloc.a (an SDK) is made undeletable with
+ * dlopen(RTLD_NOLOAD | RTLD_NODELETE).  False if that cannot be done (a
+ * glibc before 2.34 with no libdl linked in). */
+FRG_HIDDEN bool frg_os_pin_module(void);
 /* At initialisation: notice whether the program runs under valgrind,
  * whose mremap emulation frg_os_move works around. */
 FRG_HIDDEN void frg_os_init(void);

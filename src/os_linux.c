@@ -3,8 +3,8 @@
  *
  * Owns: every mmap, munmap, mremap, madvise, process_madvise and prctl the
  * library makes, the counters of those calls, the fault-injection hook, CPU
- * counting and environment lookup.  The only file that includes
- * <sys/mman.h>.
+ * counting, environment lookup, and keeping our module loaded.  The only
+ * file that includes <sys/mman.h>.
  * Locking: none; counters and the "batched purge works" flag are atomics,
  * the "under valgrind" flag is set once at initialisation, the rest is
  * stateless syscalls.
@@ -12,7 +12,9 @@
 #define _GNU_SOURCE
 #include "os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -348,3 +350,41 @@ const char *frg_os_getenv(const char *name) {
             return *env + n + 1;
     return NULL;
 }
+
+#ifdef FRG_OVERRIDE_GLIBC
+bool frg_os_pin_module(void) { return true; /* linked -z nodelete (tests/exports.sh checks) */ }
+#else
+/* In libc from glibc 2.34, in libdl before: weak, so that a program
+ * linking libfrgmalloc.a need not link libdl. */
+#pragma weak dlopen
+
+struct module_search {
+    uintptr_t addr;
+    const char *name; /* of the module holding addr; "" for the main program */
+};
+
+static int find_module(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct module_search *m = arg;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && m->addr - start < ph->p_memsz) {
+            m->name = info->dlpi_name ? info->dlpi_name : "";
+            return 1;
+        }
+    }
+    return 0;
+}
+
+bool frg_os_pin_module(void) {
+    struct module_search m = {(uintptr_t)frg_os_pin_module, NULL};
+    if (!dl_iterate_phdr(find_module, &m) || !m.name)
+        return false;
+    if (!m.name[0])
+        return true; /* the main program */
+    /* glibc's own malloc serves the loader here: this build does not
+     * replace malloc, so there is no recursion into our initialisation */
+    return dlopen && dlopen(m.name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+#endif

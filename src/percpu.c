@@ -86,7 +86,12 @@ static int rseq_area_available(void) {
 static bool rseq_usable(void) {
 #if FRG_HAVE_RSEQ
     int area = rseq_area_available();
-    if (area != FRG_RSEQ_AREA_NONE && frg_cpu_fence_init(frg_ncpus)) {
+    /* A thread's rseq area keeps pointing at the last sequence's
+     * descriptor, inside our module, and the kernel reads it whenever the
+     * thread is preempted: an SDK that links libfrgmalloc.a and is
+     * dlclose'd would get every thread that used it killed with SIGSEGV
+     * (tests/sdk.sh).  So the module must stay loaded (frg_os_pin_module). */
+    if (area != FRG_RSEQ_AREA_NONE && frg_cpu_fence_init(frg_ncpus) && frg_os_pin_module()) {
         if (area == FRG_RSEQ_AREA_OWN) {
             if (frg_rseq_own_init())
                 return true;
