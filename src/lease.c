@@ -39,8 +39,10 @@
 #define REVOKE_WAIT_NS (200 * 1000 * 1000ull)
 
 __thread struct frg_lease_rec *frg_lease_self __attribute__((tls_model("initial-exec")));
-/* 1 once this thread's exit hook has run: it takes no lease again. */
-static __thread int lease_exited __attribute__((tls_model("initial-exec")));
+/* LEASE_MAKING while this thread arms its exit hook (which may allocate),
+ * LEASE_EXITED once the hook has run or could not be armed: no lease then. */
+enum { LEASE_OPEN, LEASE_MAKING, LEASE_EXITED };
+static __thread int lease_state __attribute__((tls_model("initial-exec")));
 
 static unsigned first, nleases;
 static struct frg_lease_rec **holder; /* [nleases], under the lease's lock */
@@ -97,25 +99,27 @@ static void rec_recycle(struct frg_lease_rec *r) {
  * first lease. */
 static struct frg_lease_rec *my_rec(void) {
     struct frg_lease_rec *r = frg_lease_self;
-    if (r || lease_exited)
+    if (r || lease_state != LEASE_OPEN)
         return r;
     if (!(r = rec_new()))
         return NULL;
-    frg_lease_self = r;
-    /* May allocate (keys past the first 32): the thread has a record with
-     * no lease by now, so that allocation takes the per-CPU path. */
+    /* May allocate (keys past the first 32, with libfrgmalloc.so as
+     * malloc): that allocation finds LEASE_MAKING and no record, and takes
+     * the per-CPU path instead of a lease of its own. */
+    lease_state = LEASE_MAKING;
     if (pthread_setspecific(exit_key, r) != 0) {
-        frg_lease_self = NULL;
-        lease_exited = 1; /* no exit hook: never hold a lease */
+        lease_state = LEASE_EXITED; /* no exit hook: never hold a lease */
         rec_recycle(r);
         return NULL;
     }
+    lease_state = LEASE_OPEN;
+    frg_lease_self = r;
     return r;
 }
 
 int frg_lease_take(void) {
     if (!__atomic_load_n(&nfree, __ATOMIC_RELAXED)) {
-        if (!lease_exited && !__atomic_load_n(&wanted, __ATOMIC_RELAXED))
+        if (lease_state == LEASE_OPEN && !__atomic_load_n(&wanted, __ATOMIC_RELAXED))
             __atomic_store_n(&wanted, 1, __ATOMIC_RELAXED); /* read first: no line ping-pong */
         return -1;
     }
@@ -201,9 +205,13 @@ bool frg_lease_revoke(unsigned idx) {
 /* The thread-exit hook: give the lease back, then the record. */
 static void thread_exit(void *arg) {
     struct frg_lease_rec *r = arg;
-    lease_exited = 1;
+    lease_state = LEASE_EXITED;
+    /* Drains the lease, revoking it (r is not busy).  Should a drainer
+     * take it meanwhile and another thread be given it, that thread loses
+     * it here and takes another at its next slow path: rare, and
+     * harmless. */
     if (!__atomic_load_n(&r->revoked, __ATOMIC_ACQUIRE))
-        frg_percpu_drain_index(r->idx); /* revokes it: r is not busy */
+        frg_percpu_drain_index(r->idx);
     frg_lease_self = NULL;
     if (!__atomic_load_n(&r->revoked, __ATOMIC_ACQUIRE)) {
         /* a revocation cannot fail for a thread in here, but if it
