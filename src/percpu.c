@@ -288,7 +288,7 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
 /* Pop an object of class cls from cache idx, refilling it from the
  * transfer cache on a miss; caller holds the cache's lock.  *released:
  * pages may have gone over the dirty budget (purge after unlocking). */
-static void *pop_locked(unsigned idx, unsigned cls, bool *released) {
+FRG_INLINE void *pop_locked(unsigned idx, unsigned cls, bool *released) {
     struct cache_state *st = &frg_caches[idx];
     void **slots = frg_cpu_slots(idx);
     struct frg_cache_hdr *h = frg_cpu_hdr(idx, cls);
@@ -321,7 +321,7 @@ static void *pop_locked(unsigned idx, unsigned cls, bool *released) {
 
 /* Push p onto cache idx, flushing a batch to the transfer cache when it is
  * full; caller holds the cache's lock. */
-static void push_locked(unsigned idx, unsigned cls, void *p, bool *released) {
+FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released) {
     struct cache_state *st = &frg_caches[idx];
     void **slots = frg_cpu_slots(idx);
     struct frg_cache_hdr *h = frg_cpu_hdr(idx, cls);
@@ -347,7 +347,7 @@ static void push_locked(unsigned idx, unsigned cls, void *p, bool *released) {
 
 /* The cache the calling thread uses in lock or lease mode, locked: its
  * lease (taking a free one if it has none), else its CPU's. */
-static unsigned lock_my_cache(void) {
+FRG_INLINE unsigned lock_my_cache(void) {
     if (frg_cache_mode == FRG_CACHE_LEASE) {
         int idx = frg_lease_current();
         if (idx >= 0) {
