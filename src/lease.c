@@ -55,6 +55,7 @@ static struct frg_lease_rec *free_recs; /* under rec_lock */
 
 static uint64_t grants, revokes, revoke_timeouts; /* atomic */
 static int wanted; /* a thread found no free lease since the purger last looked */
+static bool fence_ok; /* membarrier registered: leases may be given out */
 
 static void thread_exit(void *arg);
 
@@ -69,6 +70,7 @@ bool frg_lease_init(unsigned first_idx, unsigned n) {
         return false;
     first = first_idx;
     nleases = nfree = n;
+    fence_ok = true;
     return true;
 }
 
@@ -84,6 +86,7 @@ static struct frg_lease_rec *rec_new(void) {
         return NULL;
     r->busy = 0;
     r->revoked = 1;
+    r->idx = FRG_NO_LEASE;
     r->next_free = NULL;
     return r;
 }
@@ -118,12 +121,17 @@ static struct frg_lease_rec *my_rec(void) {
 }
 
 int frg_lease_take(void) {
+    if (!fence_ok)
+        return -1;
     if (!__atomic_load_n(&nfree, __ATOMIC_RELAXED)) {
         if (lease_state == LEASE_OPEN && !__atomic_load_n(&wanted, __ATOMIC_RELAXED))
             __atomic_store_n(&wanted, 1, __ATOMIC_RELAXED); /* read first: no line ping-pong */
         return -1;
     }
-    if (!my_rec())
+    int saved_errno = errno; /* free() may get here; a failed record is no error */
+    struct frg_lease_rec *r = my_rec();
+    errno = saved_errno;
+    if (!r)
         return -1;
     for (unsigned i = 0; i < nleases; i++) {
         int expected = 0;
@@ -152,7 +160,11 @@ bool frg_lease_held(unsigned idx) {
 
 bool frg_lease_held_by_me(unsigned idx) {
     struct frg_lease_rec *r = frg_lease_self;
-    return r && holder[idx - first] == r;
+    if (!r || holder[idx - first] != r)
+        return false;
+    /* a revocation that gave up left the flag set: ours again */
+    __atomic_store_n(&r->revoked, 0, __ATOMIC_RELAXED);
+    return true;
 }
 
 static void release(unsigned i) {
@@ -176,7 +188,7 @@ static bool wait_not_busy(struct frg_lease_rec *r) {
         /* sleep rather than yield: the holder may be on this CPU, below
          * the caller's priority */
         struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
+        syscall(SYS_nanosleep, &ts, NULL); /* unlike nanosleep(), no cancellation point */
     }
     return true;
 }
@@ -188,14 +200,22 @@ bool frg_lease_revoke(unsigned idx) {
         return true; /* free, or claimed and not yet bound: nobody uses it */
     int saved_errno = errno; /* free() may get here (a double-free check) */
     __atomic_store_n(&r->revoked, 1, __ATOMIC_SEQ_CST);
-    /* After the membarrier every thread either has its busy mark visible
-     * here or will read revoked = 1 after setting it. */
-    bool out = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 && wait_not_busy(r);
+    bool out;
+    if (r == frg_lease_self)
+        /* our own lease, from a slow path: no fence needed, but a signal
+         * handler may have interrupted our own pop or push */
+        out = !__atomic_load_n(&r->busy, __ATOMIC_ACQUIRE);
+    else
+        /* After the membarrier every thread either has its busy mark
+         * visible here or will read revoked = 1 after setting it. */
+        out = fence_ok && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 &&
+              wait_not_busy(r);
     if (out) {
         release(i);
         __atomic_fetch_add(&revokes, 1, __ATOMIC_RELAXED);
     } else {
-        __atomic_store_n(&r->revoked, 0, __ATOMIC_RELEASE);
+        /* revoked stays set: the holder reopens the lease under its lock
+         * (frg_lease_held_by_me) when it next misses */
         __atomic_fetch_add(&revoke_timeouts, 1, __ATOMIC_RELAXED);
     }
     errno = saved_errno;
@@ -206,16 +226,13 @@ bool frg_lease_revoke(unsigned idx) {
 static void thread_exit(void *arg) {
     struct frg_lease_rec *r = arg;
     lease_state = LEASE_EXITED;
-    /* Drains the lease, revoking it (r is not busy).  Should a drainer
-     * take it meanwhile and another thread be given it, that thread loses
-     * it here and takes another at its next slow path: rare, and
-     * harmless. */
-    if (!__atomic_load_n(&r->revoked, __ATOMIC_ACQUIRE))
-        frg_percpu_drain_index(r->idx);
+    uint32_t idx = r->idx;
+    if (idx != FRG_NO_LEASE)
+        frg_percpu_drain_my_lease(idx); /* under its lock, if still ours */
     frg_lease_self = NULL;
-    if (!__atomic_load_n(&r->revoked, __ATOMIC_ACQUIRE)) {
-        /* a revocation cannot fail for a thread in here, but if it
-         * did, the record must stay with the lease it still holds */
+    if (idx != FRG_NO_LEASE && __atomic_load_n(&holder[idx - first], __ATOMIC_RELAXED) == r) {
+        /* not given back (a fence that failed): the record must stay
+         * with the lease it still holds */
         frg_warn("a lease outlives its thread");
         return;
     }
@@ -254,15 +271,18 @@ void frg_lease_after_fork_child(void) {
     if (!nleases)
         return;
     frg_lock_reinit(&rec_lock);
+    /* registration belongs to the address space: renew it */
+    fence_ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     struct frg_lease_rec *self = frg_lease_self;
     unsigned free_count = 0;
     for (unsigned i = 0; i < nleases; i++) {
         struct frg_lease_rec *r = holder[i];
         if (r && r == self)
             continue;
-        if (r) { /* a thread of the parent's: its record is free here */
+        if (r && r->idx == first + i) { /* a parent's thread's: free here */
             r->busy = 0;
             r->revoked = 1;
+            r->idx = FRG_NO_LEASE;
             r->next_free = free_recs;
             free_recs = r;
         }

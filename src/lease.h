@@ -28,12 +28,15 @@
 #include "rseq.h"
 
 /* One per thread that has asked for a lease; never freed, recycled when
- * its thread exits.  Written by its thread, except `revoked`. */
+ * its thread exits.  `revoked` is written only under the lock of the
+ * lease the record holds (or last held), the rest by its own thread
+ * under that lock (bind) or in its fast path (busy). */
+#define FRG_NO_LEASE UINT32_MAX
 struct frg_lease_rec {
     uint32_t busy;    /* 1 while the thread pops or pushes */
-    uint32_t revoked; /* 1: no lease (none granted, or taken back) */
+    uint32_t revoked; /* 1: stay out of the region (no lease, or one being taken back) */
     uintptr_t region; /* the leased region, while !revoked */
-    unsigned idx;     /* its cache index (percpu.c), while !revoked */
+    uint32_t idx;     /* cache index of the lease held or last held, or FRG_NO_LEASE */
     struct frg_lease_rec *next_free;
 } FRG_ALIGNED(FRG_CACHELINE);
 
@@ -89,11 +92,11 @@ FRG_INLINE bool frg_lease_push(uintptr_t cls, void *p) {
 FRG_HIDDEN bool frg_lease_init(unsigned first_idx, unsigned n);
 FRG_HIDDEN unsigned frg_lease_count(void);
 
-/* The calling thread's lease index if it holds one (a hint, confirmed
- * under the lease's lock by frg_lease_held_by_me), else -1. */
-FRG_INLINE int frg_lease_current(void) {
+/* The lease the calling thread holds or last held (to be confirmed under
+ * its lock with frg_lease_held_by_me), or -1. */
+FRG_INLINE int frg_lease_last(void) {
     struct frg_lease_rec *r = frg_lease_self;
-    return r && !__atomic_load_n(&r->revoked, __ATOMIC_RELAXED) ? (int)r->idx : -1;
+    return r && r->idx != FRG_NO_LEASE ? (int)r->idx : -1;
 }
 /* A free lease's index, taken from the pool for the calling thread, or -1
  * (none free, the thread is exiting, or no memory for its record).  The
@@ -104,23 +107,26 @@ FRG_HIDDEN int frg_lease_take(void);
 FRG_HIDDEN void frg_lease_bind(unsigned idx, uintptr_t region);
 /* Some thread holds lease idx (a hint, read without its lock). */
 FRG_HIDDEN bool frg_lease_held(unsigned idx);
-/* Caller holds lease idx's lock: the calling thread holds idx. */
+/* Caller holds lease idx's lock: the calling thread holds idx.  If a
+ * revocation of it gave up (its `revoked` still set), it is the thread's
+ * again: the flag is cleared. */
 FRG_HIDDEN bool frg_lease_held_by_me(unsigned idx);
 /* Caller holds lease idx's lock.  Take the lease back from its holder, if
  * any, and return it to the pool: afterwards the holder is outside its
  * fast path and will not enter the region again.  False if the holder
  * could not be waited out (stopped inside its fast path, e.g. by a
- * debugger, for longer than a bound) or the fence failed; the lease is
- * then left as it was. */
+ * debugger, for longer than a bound) or the fence failed: the lease stays
+ * the holder's, with `revoked` left set, so that the holder's next slow
+ * path (under the lock) reopens it. */
 FRG_HIDDEN bool frg_lease_revoke(unsigned idx);
 
 /* Some thread found no free lease since the last call (the purger then
  * takes back leases idle for a tick rather than for decay_ms). */
 FRG_HIDDEN bool frg_lease_wanted(void);
 
-/* percpu.c: empty lease idx's region (revoking it first); used at thread
- * exit. */
-FRG_HIDDEN void frg_percpu_drain_index(unsigned idx);
+/* percpu_drain.c: if the calling thread holds lease idx, take it back
+ * and empty it (thread exit). */
+FRG_HIDDEN void frg_percpu_drain_my_lease(unsigned idx);
 
 struct frg_lease_stats {
     unsigned held;                 /* leases held now */
@@ -137,7 +143,10 @@ FRG_HIDDEN void frg_lease_stop(void);
 FRG_HIDDEN void frg_lease_lock_all(void);
 FRG_HIDDEN void frg_lease_unlock_all(void);
 /* In a fork child: the leases of threads that do not exist there are
- * free again (their regions keep their objects); the caller's stays. */
+ * free again (their regions keep their objects); the caller's stays.
+ * Registers membarrier again; if that fails no lease is given out any
+ * more (the caller's own can still be taken back: a holder needs no
+ * fence against itself). */
 FRG_HIDDEN void frg_lease_after_fork_child(void);
 
 #endif

@@ -52,7 +52,7 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
     X(leases, FRG_OPT_UINT, leases, 0, 0, 1024, NULL,                                   \
       "lease mode: threads that may hold a cache of their own at once (0: two per CPU)") \
     X(rseq_own, FRG_OPT_ENUM, rseq_own, FRG_RSEQ_OWN_AUTO, 0, 2, "auto|always|never",     \
-      "register frgmalloc's own rseq area where glibc has none: auto = libfrgmalloc.so on glibc before 2.35; always = also libfrgmalloc.a (link it -z nodelete) and with glibc.pthread.rseq=0") \
+      "register frgmalloc's own rseq area where glibc has none: auto = libfrgmalloc.so on glibc before 2.35; always = also libfrgmalloc.a (which then pins its module, see api.md) and with glibc.pthread.rseq=0") \
     X(rseq_fence, FRG_OPT_ENUM, rseq_fence, FRG_FENCE_OPT_AUTO, 0, 1, "auto|migrate",       \
       "how a drain waits out another CPU's rseq sequences: auto = membarrier (Linux 5.10; lease or lock mode without it); migrate = move the draining thread onto that CPU (for older kernels; see design.md)") \
     X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \

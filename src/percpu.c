@@ -60,8 +60,10 @@ unsigned frg_percpu_ncaches(void) { return frg_ncaches; }
  * register an area of their own.  The static archive (an SDK's private
  * heap) registers its own only with rseq_own:always: the area lives in
  * the SDK's static TLS, and an SDK that is dlclose'd would leave every
- * thread's registration pointing at TLS the next library is given (the
- * shared library is linked -z nodelete). */
+ * thread's registration pointing at TLS the next library is given.  Such
+ * an SDK pins itself before it uses rseq (rseq_usable), so that this
+ * cannot happen, but stays with glibc's choice by default (the shared
+ * library is linked -z nodelete). */
 static int rseq_area_available(void) {
 #if FRG_HAVE_RSEQ
     bool glibc_knows_rseq = &__rseq_size && &__rseq_offset;
@@ -349,14 +351,20 @@ FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released)
  * lease (taking a free one if it has none), else its CPU's. */
 FRG_INLINE unsigned lock_my_cache(void) {
     if (frg_cache_mode == FRG_CACHE_LEASE) {
-        int idx = frg_lease_current();
-        if (idx >= 0) {
-            frg_lock(&frg_caches[idx].lock);
+        /* The lease this thread holds or last held: still its own?  A new
+         * one only once that lock says no, so that a thread is never the
+         * holder of two.  That lock taken by someone else means a drain
+         * is taking the lease back: use the CPU's cache this time rather
+         * than wait. */
+        int idx = frg_lease_last();
+        bool mine_known = idx < 0;
+        if (idx >= 0 && frg_trylock(&frg_caches[idx].lock)) {
             if (frg_lease_held_by_me((unsigned)idx))
                 return (unsigned)idx;
             frg_unlock(&frg_caches[idx].lock); /* taken back meanwhile */
+            mine_known = true;
         }
-        if ((idx = frg_lease_take()) >= 0) {
+        if (mine_known && (idx = frg_lease_take()) >= 0) {
             frg_lock(&frg_caches[idx].lock);
             frg_lease_bind((unsigned)idx, (uintptr_t)frg_cpu_slots((unsigned)idx));
             return (unsigned)idx;

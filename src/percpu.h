@@ -12,7 +12,7 @@
  *    push with plain loads and stores (lease.h); other threads use the CPU
  *    caches as in lock mode;
  *  - lock: the same caches, indexed by sched_getcpu() and guarded by a
- *    per-CPU mutex (valgrind, kernels without membarrier);
+ *    per-CPU mutex (kernels without membarrier, --enable-valgrind builds);
  *  - off:  no cache; every call goes to the central lists.
  * The bytes each cache may hold are bounded by `cache_max`; capacity moves
  * between classes on demand (a miss grows a class, taking unused capacity

@@ -23,14 +23,19 @@
 #include "pageheap.h"
 #include "report.h"
 
-/* Empty CPU `cpu`'s caches into the central lists. */
-static size_t drain_cpu(unsigned cpu, bool reset_capacity) {
+/* Empty cache `cpu` (a CPU's or a lease) into the central lists; with
+ * `mine_only`, only if it is the calling thread's lease. */
+static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
     struct cache_state *st = &frg_caches[cpu];
     void **slots = frg_cpu_slots(cpu);
     uint16_t saved_end[FRG_NCLASSES];
     size_t bytes = 0;
     bool released = false;
     frg_lock(&st->lock);
+    if (mine_only && !frg_lease_held_by_me(cpu)) {
+        frg_unlock(&st->lock);
+        return 0;
+    }
     if (frg_is_lease(cpu)) {
         if (!frg_lease_revoke(cpu)) { /* its holder is stuck in a fast path */
             frg_unlock(&st->lock);
@@ -110,7 +115,7 @@ static size_t drain_every_cpu(bool reset_capacity, bool *skipped) {
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++)
         if (__atomic_load_n(&frg_caches[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
             uint64_t before = __atomic_load_n(&frg_caches[cpu].drains, __ATOMIC_RELAXED);
-            bytes += drain_cpu(cpu, reset_capacity);
+            bytes += drain_cpu(cpu, reset_capacity, false);
             /* drain_cpu counts only the drains it did */
             if (__atomic_load_n(&frg_caches[cpu].drains, __ATOMIC_RELAXED) == before)
                 *skipped = true;
@@ -132,10 +137,10 @@ bool frg_percpu_drain_all_exact(void) {
 size_t frg_percpu_flush_current(void) {
     if (frg_cache_mode == FRG_CACHE_OFF)
         return 0;
-    size_t bytes = drain_cpu(frg_percpu_current_cpu(), false);
-    int lease = frg_lease_current();
+    size_t bytes = drain_cpu(frg_percpu_current_cpu(), false, false);
+    int lease = frg_lease_last();
     if (lease >= 0)
-        bytes += drain_cpu((unsigned)lease, false);
+        bytes += drain_cpu((unsigned)lease, false, true);
     return bytes;
 }
 
@@ -175,7 +180,7 @@ size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
         } else if (now_ns - st->unchanged_since_ns < idle_ns && !(held && lease_wanted)) {
             *all_idle = false;
         } else {
-            bytes += drain_cpu(cpu, true);
+            bytes += drain_cpu(cpu, true, false);
             st->signature = 0;
         }
     }
@@ -205,7 +210,7 @@ void frg_percpu_stats(struct frg_percpu_stats *out) {
     }
 }
 
-void frg_percpu_drain_index(unsigned idx) { drain_cpu(idx, false); }
+void frg_percpu_drain_my_lease(unsigned idx) { drain_cpu(idx, false, true); }
 
 void frg_percpu_lock_all(void) {
     for (unsigned cpu = 0; cpu < frg_ncaches && frg_cache_mode != FRG_CACHE_OFF; cpu++)

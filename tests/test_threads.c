@@ -334,19 +334,36 @@ static void test_drain_races_fast_path(void) {
         fprintf(stderr, "    leases granted %llu, taken back %llu\n",
                 (unsigned long long)(after.grants - before.grants),
                 (unsigned long long)(after.revokes - before.revokes));
-        CU_ASSERT(after.grants - before.grants > 100);
-        CU_ASSERT(after.revokes - before.revokes > 100);
+        CU_ASSERT(after.grants - before.grants > 10); /* thousands; fewer under valgrind */
+        CU_ASSERT(after.revokes - before.revokes > 10);
     }
 }
 
 /* ---- lease mode: thread exit, fork, a holder stuck in its fast path ------- */
 
+/* The calling thread holds a lease now. */
+static bool holds_lease(void) {
+    return frg_lease_self && !__atomic_load_n(&frg_lease_self->revoked, __ATOMIC_RELAXED);
+}
+
+/* A thread-specific value whose destructor allocates: it runs after the
+ * library's exit hook (whose key was made first), which must not let it
+ * take a lease again. */
+static pthread_key_t alloc_at_exit_key;
+static bool alloc_at_exit_made;
+static void alloc_at_exit(void *p) {
+    frg_free(p);
+    frg_free(frg_malloc(200));
+}
+
 static void *lease_user(void *arg) {
     for (int i = 0; i < 1000; i++)
         frg_free(frg_malloc(16 + (size_t)i % 512));
     void *p = frg_malloc(64);
-    bool held = frg_lease_current() >= 0;
+    bool held = holds_lease();
     frg_free(p);
+    if (alloc_at_exit_made)
+        pthread_setspecific(alloc_at_exit_key, frg_malloc(32));
     /* hand the record to the caller (what this thread did happens before
      * what the caller does with it), then wait to be told to go */
     struct frg_lease_rec **handoff = arg;
@@ -378,10 +395,14 @@ static unsigned leases_held(void) {
 }
 
 /* Threads that come and go each get a lease and give it back when they
- * exit: more threads than leases, one after another, all served. */
+ * exit, and allocating in a later exit hook takes none: more threads than
+ * leases, one after another, all served. */
 static void test_lease_thread_exit(void) {
     if (frg_cache_mode != FRG_CACHE_LEASE)
         return;
+    if (!alloc_at_exit_made)
+        alloc_at_exit_made = pthread_key_create(&alloc_at_exit_key, alloc_at_exit) == 0;
+    CU_ASSERT_FATAL(alloc_at_exit_made);
     frg_percpu_drain_all(false); /* main's lease too */
     struct frg_lease_stats before, after;
     frg_lease_stats(&before);
@@ -409,7 +430,7 @@ static void test_lease_fork(void) {
     unsigned parent_held = leases_held();
     pid_t pid = fork();
     if (pid == 0) {
-        bool ok = leases_held() == (frg_lease_current() >= 0);
+        bool ok = leases_held() == (unsigned)holds_lease();
         pthread_t c;
         void *held = NULL;
         ok &= pthread_create(&c, NULL, lease_user, NULL) == 0 && pthread_join(c, &held) == 0;
@@ -424,18 +445,25 @@ static void test_lease_fork(void) {
 
 /* A holder stopped inside its fast path (a debugger, SIGSTOP): a drain
  * gives up waiting for it within a bound, leaves its lease alone, and says
- * so; once it moves on, the next drain takes the lease back. */
+ * so; once it moves on, its next slow path would reopen the lease, and the
+ * next drain takes it back. */
 static void test_lease_holder_stuck(void) {
     if (frg_cache_mode != FRG_CACHE_LEASE)
         return;
     struct frg_lease_rec *rec = NULL;
     pthread_t t = start_lease_holder(&rec);
     struct frg_lease_rec *r = rec;
-    CU_ASSERT_FATAL(!__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
-    unsigned idx = r->idx;
+    uint32_t idx = r->idx;
     struct frg_lease_stats before, after;
     frg_lease_stats(&before);
     __atomic_store_n(&r->busy, 1, __ATOMIC_SEQ_CST); /* as if stopped mid-pop */
+    if (__atomic_load_n(&r->revoked, __ATOMIC_SEQ_CST) || !frg_lease_held(idx)) {
+        /* the purger took the idle lease first: nothing to test this time */
+        __atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
+        stop_lease_holder(t, &rec);
+        printf("(the purger took the lease first) ");
+        return;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CU_ASSERT_FALSE(frg_percpu_drain_all_exact());
@@ -443,10 +471,14 @@ static void test_lease_holder_stuck(void) {
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     frg_lease_stats(&after);
     CU_ASSERT(secs < 2.0);
-    CU_ASSERT_EQUAL(after.revoke_timeouts - before.revoke_timeouts, 1);
-    CU_ASSERT(frg_lease_held(idx) && !__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
+    /* the purger may have given up on it too */
+    CU_ASSERT(after.revoke_timeouts - before.revoke_timeouts >= 1);
+    CU_ASSERT(frg_lease_held(idx) && r->idx == idx); /* still the holder's */
+    CU_ASSERT(__atomic_load_n(&r->revoked, __ATOMIC_RELAXED)); /* kept out until it reopens */
     __atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
     CU_ASSERT_TRUE(frg_percpu_drain_all_exact());
+    frg_lease_stats(&after);
+    CU_ASSERT(after.revokes > before.revokes);
     CU_ASSERT(__atomic_load_n(&r->revoked, __ATOMIC_RELAXED));
     stop_lease_holder(t, &rec);
 }
