@@ -27,7 +27,7 @@
 
 #define MAX_REQUEST ((size_t)PTRDIFF_MAX)
 
-/* Word 1 of a free small object holds frg_free_key; the cache clears it. */
+/* Word 1 of a free small object holds frg_fastpath.free_key; the cache clears it. */
 FRG_INLINE void *small_alloc(uintptr_t cls) { return frg_cache_alloc(cls); }
 
 static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
@@ -122,7 +122,7 @@ static bool holds_free_key(const void *p) {
     uint64_t word = __atomic_load_n((const uint64_t *)p + 1, __ATOMIC_ACQUIRE);
     FRG_VG_QUIET_END();
     FRG_VG_DEFINED(&word, sizeof word);
-    return word == frg_free_key;
+    return word == frg_fastpath.free_key;
 }
 
 /* After word 1 of p was read (no_free_key, holds_free_key): is p's
@@ -168,7 +168,7 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
         case LIVE:
             break;
         }
-        ((uint64_t *)p)[1] = frg_free_key;
+        ((uint64_t *)p)[1] = frg_fastpath.free_key;
         FRG_VG_FREE(p);
         frg_cache_free(s->sclass, p);
         return;
@@ -208,7 +208,7 @@ FRG_API FRG_ALIGNED(64) void frg_free(void *p) {
     const uint64_t *slot = frg_pagemap_slot(p);
     uint64_t e = frg_pagemap_read(slot); /* acquire: word 1 is read after it */
     if (FRG_LIKELY(e & FRG_PM_SLAB)) {
-        uint64_t *w = p, key = frg_free_key;
+        uint64_t *w = p, key = frg_fastpath.free_key;
         FRG_VG_DEFINED(w + 1, 8);
         if (FRG_LIKELY(slab_object_start(e, p) && no_free_key(w, key) && entry_unchanged(slot, e))) {
             w[1] = key;

@@ -169,7 +169,11 @@ static struct frg_span *pick(struct frg_central *c) {
     return c->nonempty ? c->partial[31 - __builtin_clz(c->nonempty)] : NULL;
 }
 
-static size_t stash_pages; /* all classes; atomic */
+/* Pages in all classes' stashes (atomic), in a line of its own: a stash or
+ * an unstash on any CPU writes it. */
+static struct {
+    size_t pages;
+} FRG_ALIGNED(FRG_CACHELINE) all_stashes;
 
 /* The most recently stashed empty slab, taken off the stash.  Class lock
  * held, stash not empty. */
@@ -178,7 +182,7 @@ static struct frg_span *stash_pop(struct frg_central *c) {
     c->stash = s->next;
     s->next = NULL;
     __atomic_store_n(&c->nstash, c->nstash - 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&stash_pages, s->npages, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&all_stashes.pages, s->npages, __ATOMIC_RELAXED);
     return s;
 }
 
@@ -252,19 +256,19 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
     /* The budget shrinks as the heap does: this class's stash gives back
      * what no longer fits (other classes do the same on their next
      * release; the purger takes the rest after decay_ms). */
-    while (c->stash && __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) > room) {
+    while (c->stash && __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED) > room) {
         c->slabs_released++;
         frg_pageheap_free(stash_pop(c));
         room = frg_pageheap_dirty_room();
     }
-    size_t stashed = __atomic_load_n(&stash_pages, __ATOMIC_RELAXED);
+    size_t stashed = __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED);
     if (stashed + s->npages <= room) {
         if (!c->stash)
             c->stash_used_ns = frg_os_now_ns(); /* the decay clock starts now */
         s->next = c->stash;
         c->stash = s;
         __atomic_store_n(&c->nstash, c->nstash + 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&stash_pages, s->npages, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&all_stashes.pages, s->npages, __ATOMIC_RELAXED);
         frg_purge_notify();
         return;
     }
@@ -295,7 +299,7 @@ size_t frg_central_release_stash(uint64_t unused_since_ns) {
 }
 
 size_t frg_central_stash_bytes(void) {
-    return __atomic_load_n(&stash_pages, __ATOMIC_RELAXED) * FRG_PAGE;
+    return __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
 /* ---- free pages of partial slabs ------------------------------------------ */

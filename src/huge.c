@@ -2,7 +2,7 @@
  * huge.c - huge objects in their own mappings, and the cache of freed ones.
  *
  * Owns: huge span descriptors, the huge cache list, huge counters.
- * Locking: huge_lock (rank HUGE) guards the cache list and counters.  System
+ * Locking: huge.lock (rank HUGE) guards the cache list and counters.  System
  * calls are made without it; a span taken off the cache belongs to the
  * caller alone.
  */
@@ -17,22 +17,26 @@
 #include "pagemap.h"
 #include "purge.h"
 
-static frg_lock_t huge_lock = FRG_LOCK_INIT(FRG_RANK_HUGE);
-static struct frg_span *cache_head, *cache_tail; /* most recently freed first */
-static struct frg_huge_stats hs;
+/* The lock, the cache and the counters it guards, in lines of their own
+ * (design.md, "Data layout"). */
+static struct {
+    frg_lock_t lock;
+    struct frg_span *cache_head, *cache_tail; /* most recently freed first */
+    struct frg_huge_stats stats;
+} FRG_ALIGNED(FRG_CACHELINE) huge = {.lock = FRG_LOCK_INIT(FRG_RANK_HUGE)};
 
 static void cache_unlink(struct frg_span *s) {
     if (s->prev)
         s->prev->next = s->next;
     else
-        cache_head = s->next;
+        huge.cache_head = s->next;
     if (s->next)
         s->next->prev = s->prev;
     else
-        cache_tail = s->prev;
+        huge.cache_tail = s->prev;
     s->next = s->prev = NULL;
-    hs.cached--;
-    hs.cached_bytes -= s->u.huge.map_size;
+    huge.stats.cached--;
+    huge.stats.cached_bytes -= s->u.huge.map_size;
 }
 
 /* Unmap a huge mapping; `registered`: its first page is in the page map. */
@@ -76,7 +80,7 @@ static bool grow_mapping(struct frg_span *s, size_t size, struct frg_span *entry
  * largest (to be grown by mremap, keeping its resident pages). */
 static struct frg_span *cache_take(size_t size) {
     struct frg_span *best = NULL, *largest = NULL;
-    for (struct frg_span *s = cache_head; s; s = s->next) {
+    for (struct frg_span *s = huge.cache_head; s; s = s->next) {
         size_t m = s->u.huge.map_size;
         if (m >= size && (!best || m < best->u.huge.map_size))
             best = s;
@@ -86,7 +90,7 @@ static struct frg_span *cache_take(size_t size) {
     struct frg_span *s = best ? best : largest;
     if (s) {
         cache_unlink(s);
-        hs.cache_hits++;
+        huge.stats.cache_hits++;
     }
     return s;
 }
@@ -97,12 +101,12 @@ static bool publish(struct frg_span *s, size_t usable) {
     s->kind = FRG_SPAN_HUGE;
     s->u.huge.usable = usable;
     s->npages = (uint32_t)(usable / FRG_PAGE > UINT32_MAX ? UINT32_MAX : usable / FRG_PAGE);
-    frg_lock(&huge_lock);
-    hs.live++;
-    hs.live_usable += usable;
-    hs.live_mapped += s->u.huge.map_size;
-    hs.nmalloc++;
-    frg_unlock(&huge_lock);
+    frg_lock(&huge.lock);
+    huge.stats.live++;
+    huge.stats.live_usable += usable;
+    huge.stats.live_mapped += s->u.huge.map_size;
+    huge.stats.nmalloc++;
+    frg_unlock(&huge.lock);
     frg_pagemap_set(FRG_BASE(s), 1, s);
     return true;
 }
@@ -115,9 +119,9 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
     }
     struct frg_span *s = NULL;
     if (align <= FRG_PAGE) {
-        frg_lock(&huge_lock);
+        frg_lock(&huge.lock);
         s = cache_take(usable);
-        frg_unlock(&huge_lock);
+        frg_unlock(&huge.lock);
     }
     if (s && s->u.huge.map_size / 8 > usable) {
         /* far bigger than needed: give the surplus back (a smaller surplus
@@ -157,8 +161,8 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
 }
 
 static void trim_cache_locked(struct frg_span **victims, size_t *nvictims, size_t max) {
-    while (cache_tail && hs.cached_bytes > frg_opt.huge_cache_max && *nvictims < max) {
-        struct frg_span *v = cache_tail;
+    while (huge.cache_tail && huge.stats.cached_bytes > frg_opt.huge_cache_max && *nvictims < max) {
+        struct frg_span *v = huge.cache_tail;
         cache_unlink(v);
         victims[(*nvictims)++] = v;
     }
@@ -168,26 +172,26 @@ void frg_huge_free(struct frg_span *s) {
     frg_pagemap_set(FRG_BASE(s), 1, &frg_span_freed);
     struct frg_span *victims[8];
     size_t nvictims = 0;
-    frg_lock(&huge_lock);
-    hs.live--;
-    hs.live_usable -= s->u.huge.usable;
-    hs.live_mapped -= s->u.huge.map_size;
-    hs.nfree++;
+    frg_lock(&huge.lock);
+    huge.stats.live--;
+    huge.stats.live_usable -= s->u.huge.usable;
+    huge.stats.live_mapped -= s->u.huge.map_size;
+    huge.stats.nfree++;
     if (s->u.huge.map_size <= frg_opt.huge_cache_max) {
         s->u.huge.freed_ns = frg_os_now_ns();
         s->prev = NULL;
-        s->next = cache_head;
-        if (cache_head)
-            cache_head->prev = s;
+        s->next = huge.cache_head;
+        if (huge.cache_head)
+            huge.cache_head->prev = s;
         else
-            cache_tail = s;
-        cache_head = s;
-        hs.cached++;
-        hs.cached_bytes += s->u.huge.map_size;
+            huge.cache_tail = s;
+        huge.cache_head = s;
+        huge.stats.cached++;
+        huge.stats.cached_bytes += s->u.huge.map_size;
         s = NULL;
         trim_cache_locked(victims, &nvictims, FRG_ARRAY_LEN(victims));
     }
-    frg_unlock(&huge_lock);
+    frg_unlock(&huge.lock);
     frg_purge_notify();
     if (s)
         destroy(s, true);
@@ -218,10 +222,10 @@ void *frg_huge_realloc(struct frg_span *s, size_t size) {
     s->u.huge.map_size = new_map;
     s->u.huge.usable = usable;
     s->npages = (uint32_t)(usable / FRG_PAGE > UINT32_MAX ? UINT32_MAX : usable / FRG_PAGE);
-    frg_lock(&huge_lock);
-    hs.live_usable += usable - old_usable;
-    hs.live_mapped += new_map - old_map;
-    frg_unlock(&huge_lock);
+    frg_lock(&huge.lock);
+    huge.stats.live_usable += usable - old_usable;
+    huge.stats.live_mapped += new_map - old_map;
+    frg_unlock(&huge.lock);
     return (void *)FRG_BASE(s);
 }
 
@@ -230,14 +234,14 @@ size_t frg_huge_purge(uint64_t freed_before_ns) {
     for (;;) {
         struct frg_span *victims[16];
         size_t n = 0;
-        frg_lock(&huge_lock);
-        while (cache_tail && cache_tail->u.huge.freed_ns < freed_before_ns &&
+        frg_lock(&huge.lock);
+        while (huge.cache_tail && huge.cache_tail->u.huge.freed_ns < freed_before_ns &&
                n < FRG_ARRAY_LEN(victims)) {
-            struct frg_span *v = cache_tail;
+            struct frg_span *v = huge.cache_tail;
             cache_unlink(v);
             victims[n++] = v;
         }
-        frg_unlock(&huge_lock);
+        frg_unlock(&huge.lock);
         if (!n)
             return bytes;
         for (size_t i = 0; i < n; i++) {
@@ -248,11 +252,11 @@ size_t frg_huge_purge(uint64_t freed_before_ns) {
 }
 
 void frg_huge_stats(struct frg_huge_stats *out) {
-    frg_lock(&huge_lock);
-    *out = hs;
-    frg_unlock(&huge_lock);
+    frg_lock(&huge.lock);
+    *out = huge.stats;
+    frg_unlock(&huge.lock);
 }
 
-void frg_huge_lock_all(void) { frg_lock(&huge_lock); }
-void frg_huge_unlock_all(void) { frg_unlock(&huge_lock); }
-void frg_huge_reinit_locks(void) { frg_lock_reinit(&huge_lock); }
+void frg_huge_lock_all(void) { frg_lock(&huge.lock); }
+void frg_huge_unlock_all(void) { frg_unlock(&huge.lock); }
+void frg_huge_reinit_locks(void) { frg_lock_reinit(&huge.lock); }

@@ -1,8 +1,9 @@
 /*
  * init.c - lazy initialisation, fork handlers, exit hook.
  *
- * Owns: frg_init_state, frg_free_key, the order in which layers start, and
- * the fork protocol.  Locking: initialisation is serialised by the state
+ * Owns: frg_init_state, frg_fastpath (and its free key: the random key
+ * written into freed small objects to catch double frees), the order in
+ * which layers start, and the fork protocol.  Locking: initialisation is serialised by the state
  * word (the first caller runs it, others wait); the fork handlers take all
  * allocator locks in rank order (mallctl and stats page, purger, stats
  * collection, CPU, central, huge, page heap, metadata) so the child
@@ -34,7 +35,9 @@
 #include "transfer.h"
 
 int frg_init_state = FRG_INIT_NONE;
-uint64_t frg_free_key = 0x9e3779b97f4a7c15ull;
+/* free_key is replaced by a random one at start-up; the other fields are
+ * set by the modules fastpath_vars.h names. */
+struct frg_fastpath_vars frg_fastpath = {.free_key = 0x9e3779b97f4a7c15ull, .cache_mode = FRG_CACHE_OFF};
 static pid_t init_tid;
 
 #ifdef FRG_DEBUG
@@ -111,7 +114,7 @@ static void init_free_key(void) {
         for (int i = 0; i < 8; i++)
             k = (k << 8) | r[8 + i]; /* bytes 0-7 are glibc's stack guard */
     k ^= (uint64_t)(uintptr_t)&frg_init_state * 0x9e3779b97f4a7c15ull;
-    frg_free_key = k | 1; /* never 0: a zeroed object must not match */
+    frg_fastpath.free_key = k | 1; /* never 0: a zeroed object must not match */
 }
 
 static void run_init(void) {

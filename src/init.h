@@ -11,12 +11,11 @@
 #ifndef FRG_INIT_H
 #define FRG_INIT_H
 
+#include "fastpath_vars.h"
 #include "util.h"
 
 enum { FRG_INIT_NONE, FRG_INIT_RUNNING, FRG_INIT_DONE };
 FRG_HIDDEN extern int frg_init_state;
-/* Random key written into freed small objects to catch double frees. */
-FRG_HIDDEN extern uint64_t frg_free_key;
 
 FRG_HIDDEN bool frg_init_slow(void);
 

@@ -50,7 +50,7 @@ static int *claimed;                  /* [nleases], 1 while taken or held */
 static unsigned nfree;                /* leases not claimed (atomic) */
 static pthread_key_t exit_key;
 
-static frg_lock_t rec_lock = FRG_LOCK_INIT(FRG_RANK_LEASE);
+static frg_padded_lock_t rec_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_LEASE);
 static struct frg_lease_rec *free_recs; /* under rec_lock */
 
 static uint64_t grants, revokes, revoke_timeouts; /* atomic */
@@ -77,11 +77,11 @@ bool frg_lease_init(unsigned first_idx, unsigned n) {
 unsigned frg_lease_count(void) { return nleases; }
 
 static struct frg_lease_rec *rec_new(void) {
-    frg_lock(&rec_lock);
+    frg_lock(&rec_lock.lock);
     struct frg_lease_rec *r = free_recs;
     if (r)
         free_recs = r->next_free;
-    frg_unlock(&rec_lock);
+    frg_unlock(&rec_lock.lock);
     if (!r && !(r = frg_meta_alloc(sizeof *r, FRG_CACHELINE)))
         return NULL;
     r->busy = 0;
@@ -92,10 +92,10 @@ static struct frg_lease_rec *rec_new(void) {
 }
 
 static void rec_recycle(struct frg_lease_rec *r) {
-    frg_lock(&rec_lock);
+    frg_lock(&rec_lock.lock);
     r->next_free = free_recs;
     free_recs = r;
-    frg_unlock(&rec_lock);
+    frg_unlock(&rec_lock.lock);
 }
 
 /* The calling thread's record, made (and its exit hook armed) at its
@@ -259,18 +259,18 @@ void frg_lease_stats(struct frg_lease_stats *out) {
 
 void frg_lease_lock_all(void) {
     if (nleases)
-        frg_lock(&rec_lock);
+        frg_lock(&rec_lock.lock);
 }
 
 void frg_lease_unlock_all(void) {
     if (nleases)
-        frg_unlock(&rec_lock);
+        frg_unlock(&rec_lock.lock);
 }
 
 void frg_lease_after_fork_child(void) {
     if (!nleases)
         return;
-    frg_lock_reinit(&rec_lock);
+    frg_lock_reinit(&rec_lock.lock);
     /* registration belongs to the address space: renew it */
     fence_ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     struct frg_lease_rec *self = frg_lease_self;

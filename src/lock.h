@@ -37,6 +37,15 @@ typedef struct {
 
 #define FRG_LOCK_INIT(rank) {0, (rank)}
 
+/* A lock that is a global variable of its own, padded to a whole cache
+ * line: the threads that take it do not evict a neighbouring variable's
+ * line from CPUs that only read that variable (design.md, "Data layout"). */
+typedef struct {
+    frg_lock_t lock;
+} FRG_ALIGNED(FRG_CACHELINE) frg_padded_lock_t;
+
+#define FRG_PADDED_LOCK_INIT(rank) {FRG_LOCK_INIT(rank)}
+
 #ifdef FRG_DEBUG
 FRG_HIDDEN void frg_lock_debug_acquire(frg_lock_t *l);
 FRG_HIDDEN void frg_lock_debug_release(frg_lock_t *l);

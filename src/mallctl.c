@@ -49,7 +49,7 @@ struct node {
     const char *doc;
 };
 
-static frg_lock_t ctl_lock = FRG_LOCK_INIT(FRG_RANK_CTL);
+static frg_padded_lock_t ctl_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_CTL);
 static struct frg_stats snap;
 static uint64_t epoch;
 
@@ -115,11 +115,11 @@ static int h_epoch(const struct node *n, const size_t *idx, void *oldp, size_t *
     (void)idx;
     if (newp && newlen != sizeof(uint64_t))
         return EINVAL;
-    frg_lock(&ctl_lock);
+    frg_lock(&ctl_lock.lock);
     if (newp || !epoch)
         refresh_locked();
     uint64_t e = epoch;
-    frg_unlock(&ctl_lock);
+    frg_unlock(&ctl_lock.lock);
     return give(n, oldp, oldlenp, &e);
 }
 
@@ -131,7 +131,7 @@ static int h_stat(const struct node *n, const size_t *idx, void *oldp, size_t *o
     if (r)
         return r;
     uint64_t v = 0;
-    frg_lock(&ctl_lock);
+    frg_lock(&ctl_lock.lock);
     if (!epoch)
         refresh_locked();
     const char *base = (const char *)&snap + n->arg;
@@ -141,7 +141,7 @@ static int h_stat(const struct node *n, const size_t *idx, void *oldp, size_t *o
     case C_SIZE: v = *(const size_t *)base; break;
     default: v = *(const uint64_t *)base; break;
     }
-    frg_unlock(&ctl_lock);
+    frg_unlock(&ctl_lock.lock);
     return give_number(n, oldp, oldlenp, v);
 }
 
@@ -151,12 +151,12 @@ static int h_bin_stat(const struct node *n, const size_t *idx, void *oldp, size_
     int r = read_only(newp, newlen);
     if (r)
         return r;
-    frg_lock(&ctl_lock);
+    frg_lock(&ctl_lock.lock);
     if (!epoch)
         refresh_locked();
     const char *base = (const char *)&snap.cls[idx[0]] + n->arg;
     uint64_t v = n->type == C_U64 ? *(const uint64_t *)base : *(const size_t *)base;
-    frg_unlock(&ctl_lock);
+    frg_unlock(&ctl_lock.lock);
     return give_number(n, oldp, oldlenp, v);
 }
 
@@ -215,10 +215,10 @@ static int h_live_str(const struct node *n, const size_t *idx, void *oldp, size_
     const char *s = ((const char *(*)(void))n->arg)();
     return r ? r : give(n, oldp, oldlenp, &s);
 }
-static const char *cache_mode_now(void) { return frg_cache_mode_name((unsigned)frg_cache_mode); }
+static const char *cache_mode_now(void) { return frg_cache_mode_name((unsigned)frg_fastpath.cache_mode); }
 static const char *rseq_area_now(void) { return frg_rseq_area_name((unsigned)frg_rseq_area); }
 static const char *rseq_fence_now(void) {
-    return frg_rseq_fence_name(frg_cache_mode == FRG_CACHE_RSEQ ? (unsigned)frg_cpu_fence_kind : FRG_FENCE_NONE);
+    return frg_rseq_fence_name(frg_fastpath.cache_mode == FRG_CACHE_RSEQ ? (unsigned)frg_cpu_fence_kind : FRG_FENCE_NONE);
 }
 
 static int action_args(void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
@@ -550,6 +550,6 @@ void frg_mallctl_doc(void (*write)(void *, const char *), void *opaque) {
     frg_sink_flush(&s);
 }
 
-void frg_mallctl_lock(void) { frg_lock(&ctl_lock); }
-void frg_mallctl_unlock(void) { frg_unlock(&ctl_lock); }
-void frg_mallctl_reinit_lock(void) { frg_lock_reinit(&ctl_lock); }
+void frg_mallctl_lock(void) { frg_lock(&ctl_lock.lock); }
+void frg_mallctl_unlock(void) { frg_unlock(&ctl_lock.lock); }
+void frg_mallctl_reinit_lock(void) { frg_lock_reinit(&ctl_lock.lock); }

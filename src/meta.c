@@ -15,7 +15,7 @@
 
 #define META_BLOCK ((size_t)256 << 10)
 
-static frg_lock_t meta_lock = FRG_LOCK_INIT(FRG_RANK_META_BUMP);
+static frg_padded_lock_t meta_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_META_BUMP);
 static uintptr_t bump_cur, bump_end;
 static size_t meta_mapped;
 
@@ -28,12 +28,12 @@ void *frg_meta_alloc(size_t size, size_t align) {
             __atomic_fetch_add(&meta_mapped, frg_align_up(size, FRG_PAGE), __ATOMIC_RELAXED);
         return p;
     }
-    frg_lock(&meta_lock);
+    frg_lock(&meta_lock.lock);
     uintptr_t p = frg_align_up(bump_cur, align);
     if (!bump_cur || p + size > bump_end) {
         void *block = frg_os_map(META_BLOCK, FRG_MAP_META);
         if (!block) {
-            frg_unlock(&meta_lock);
+            frg_unlock(&meta_lock.lock);
             return NULL;
         }
         __atomic_fetch_add(&meta_mapped, META_BLOCK, __ATOMIC_RELAXED);
@@ -42,12 +42,12 @@ void *frg_meta_alloc(size_t size, size_t align) {
         p = frg_align_up(bump_cur, align);
     }
     bump_cur = p + size;
-    frg_unlock(&meta_lock);
+    frg_unlock(&meta_lock.lock);
     return (void *)p; /* fresh mapping memory is zero */
 }
 
 size_t frg_meta_mapped(void) { return __atomic_load_n(&meta_mapped, __ATOMIC_RELAXED); }
 
-void frg_meta_lock_all(void) { frg_lock(&meta_lock); }
-void frg_meta_unlock_all(void) { frg_unlock(&meta_lock); }
-void frg_meta_reinit_locks(void) { frg_lock_reinit(&meta_lock); }
+void frg_meta_lock_all(void) { frg_lock(&meta_lock.lock); }
+void frg_meta_unlock_all(void) { frg_unlock(&meta_lock.lock); }
+void frg_meta_reinit_locks(void) { frg_lock_reinit(&meta_lock.lock); }

@@ -78,7 +78,7 @@ struct frg_os_counters {
     uint64_t purged_bytes;  /* bytes passed to madvise */
     uint64_t mapped_bytes;  /* currently mapped by frg_os_map* (not reserve) */
     uint64_t map_failures;
-};
+} FRG_ALIGNED(FRG_CACHELINE); /* lines of their own: every purge writes them */
 FRG_HIDDEN extern struct frg_os_counters frg_os_counters;
 
 /* Fault injection for tests: fail the Nth future mmap / madvise (1 = next).

@@ -11,7 +11,7 @@
 #include "lock.h"
 
 struct frg_pm_leaf *frg_pm_root[(size_t)1 << FRG_PM_ROOT_BITS];
-static frg_lock_t leaf_lock = FRG_LOCK_INIT(FRG_RANK_META);
+static frg_padded_lock_t leaf_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_META);
 static size_t leaves;
 static size_t touched_pages; /* leaf and root pages written */
 static uint64_t root_touched[(sizeof frg_pm_root / FRG_PAGE + 63) / 64];
@@ -24,11 +24,11 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
     for (uintptr_t i = first; i <= last; i++) {
         if (__atomic_load_n(&frg_pm_root[i], __ATOMIC_ACQUIRE))
             continue;
-        frg_lock(&leaf_lock);
+        frg_lock(&leaf_lock.lock);
         if (!frg_pm_root[i]) {
             struct frg_pm_leaf *leaf = frg_os_reserve(sizeof *leaf);
             if (!leaf) {
-                frg_unlock(&leaf_lock);
+                frg_unlock(&leaf_lock.lock);
                 return false;
             }
             leaves++;
@@ -40,7 +40,7 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
             __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED); /* the page holding `touched` itself */
             __atomic_store_n(&frg_pm_root[i], leaf, __ATOMIC_RELEASE);
         }
-        frg_unlock(&leaf_lock);
+        frg_unlock(&leaf_lock.lock);
     }
     return true;
 }
@@ -82,6 +82,6 @@ size_t frg_pagemap_committed(void) {
     return __atomic_load_n(&touched_pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }
 
-void frg_pagemap_lock(void) { frg_lock(&leaf_lock); }
-void frg_pagemap_unlock(void) { frg_unlock(&leaf_lock); }
-void frg_pagemap_reinit_lock(void) { frg_lock_reinit(&leaf_lock); }
+void frg_pagemap_lock(void) { frg_lock(&leaf_lock.lock); }
+void frg_pagemap_unlock(void) { frg_unlock(&leaf_lock.lock); }
+void frg_pagemap_reinit_lock(void) { frg_lock_reinit(&leaf_lock.lock); }

@@ -1,7 +1,8 @@
 /*
  * percpu.c - the caches' modes, capacity balancing and slow paths.
  *
- * Owns: the mode choice, the regions' layout (which slots a class uses)
+ * Owns: the mode choice (frg_fastpath's cache_mode, regions and, for
+ * glibc's rseq area, rseq_off), the regions' layout (which slots a class uses)
  * and the capacities within them, struct cache_state, and the refills and
  * flushes of all three modes (rseq, lease, lock).  Draining and
  * statistics are percpu_drain.c's.
@@ -37,7 +38,6 @@
 #include "transfer.h"
 #include "vg.h"
 
-int frg_cache_mode = FRG_CACHE_OFF;
 struct cache_state *frg_caches;
 unsigned frg_ncpus, frg_ncaches;
 uint16_t frg_slot_begin[FRG_NCLASSES];
@@ -98,7 +98,7 @@ static bool rseq_usable(void) {
             if (frg_rseq_own_init())
                 return true;
         } else {
-            frg_rseq_off = (long)__rseq_offset;
+            frg_fastpath.rseq_off = (long)__rseq_offset;
             frg_rseq_area = FRG_RSEQ_AREA_GLIBC;
             if (frg_rseq_cpu() >= 0)
                 return true; /* else glibc's registration failed for this thread */
@@ -136,7 +136,7 @@ static void init_caches(unsigned from, unsigned to) {
 int frg_percpu_init(void) {
     unsigned mode_opt = (unsigned)frg_opt.percpu;
     if (mode_opt == FRG_PERCPU_OFF)
-        return frg_cache_mode = FRG_CACHE_OFF;
+        return frg_fastpath.cache_mode = FRG_CACHE_OFF;
     frg_ncpus = frg_os_possible_cpus();
     /* room for the leases too, in case lease mode is chosen below */
     unsigned most = frg_ncpus + lease_count();
@@ -144,9 +144,9 @@ int frg_percpu_init(void) {
     void *regions = frg_os_reserve((size_t)most << FRG_REGION_SHIFT);
     if (!frg_caches || !regions) {
         frg_warn("no memory for per-CPU caches at start-up; running without them");
-        return frg_cache_mode = FRG_CACHE_OFF;
+        return frg_fastpath.cache_mode = FRG_CACHE_OFF;
     }
-    frg_regions = (uintptr_t)regions;
+    frg_fastpath.regions = (uintptr_t)regions;
 
     unsigned next = FIRST_SLOT;
     for (unsigned c = 0; c < FRG_NCLASSES; c++) {
@@ -169,7 +169,7 @@ int frg_percpu_init(void) {
     init_caches(0, frg_ncpus);
     frg_ncaches = frg_ncpus;
     if ((mode_opt == FRG_PERCPU_AUTO || mode_opt == FRG_PERCPU_RSEQ) && rseq_usable())
-        return frg_cache_mode = FRG_CACHE_RSEQ;
+        return frg_fastpath.cache_mode = FRG_CACHE_RSEQ;
     /* Without rseq: leases, unless lock mode was asked for, or in a
      * build with memcheck client requests (--enable-valgrind), where
      * every cached object must be handed out through the slow path,
@@ -180,19 +180,19 @@ int frg_percpu_init(void) {
             frg_warn("percpu:rseq requested but rseq is unavailable; using percpu:lease");
         init_caches(frg_ncpus, frg_ncpus + frg_lease_count());
         frg_ncaches = frg_ncpus + frg_lease_count();
-        return frg_cache_mode = FRG_CACHE_LEASE;
+        return frg_fastpath.cache_mode = FRG_CACHE_LEASE;
     }
     if (mode_opt == FRG_PERCPU_RSEQ || mode_opt == FRG_PERCPU_LEASE)
         frg_warn("percpu:%s requested but it is unavailable; using percpu:lock",
                  mode_opt == FRG_PERCPU_RSEQ ? "rseq" : "lease");
-    return frg_cache_mode = FRG_CACHE_LOCK;
+    return frg_fastpath.cache_mode = FRG_CACHE_LOCK;
 }
 
 /* ---- helpers shared by the modes ---------------------------------------- */
 
 unsigned frg_percpu_current_cpu(void) {
 #if FRG_HAVE_RSEQ
-    if (frg_cache_mode == FRG_CACHE_RSEQ) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ) {
         int c = frg_rseq_cpu();
         if (c >= 0)
             return (unsigned)c;
@@ -205,7 +205,7 @@ unsigned frg_percpu_current_cpu(void) {
 /* Set a class's end on `cpu` (caller holds the CPU lock). */
 static bool set_end(unsigned cpu, unsigned cls, unsigned new_end) {
 #if FRG_HAVE_RSEQ
-    if (frg_cache_mode == FRG_CACHE_RSEQ)
+    if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ)
         return frg_rseq_set_end(cpu, cls, new_end);
 #endif
     struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
@@ -350,7 +350,7 @@ FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released)
 /* The cache the calling thread uses in lock or lease mode, locked: its
  * lease (taking a free one if it has none), else its CPU's. */
 FRG_INLINE unsigned lock_my_cache(void) {
-    if (frg_cache_mode == FRG_CACHE_LEASE) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_LEASE) {
         /* The lease this thread holds or last held: still its own?  A new
          * one only once that lock says no, so that a thread is never the
          * holder of two.  That lock taken by someone else means a drain
@@ -466,7 +466,7 @@ void *frg_cache_alloc_slow(uintptr_t cls) {
 static void *cache_alloc_slow(unsigned cls) {
     if (FRG_UNLIKELY(!frg_ensure_init()))
         return NULL;
-    switch (frg_cache_mode) {
+    switch (frg_fastpath.cache_mode) {
 #if FRG_HAVE_RSEQ
     case FRG_CACHE_RSEQ: {
         void *p = frg_rseq_pop(cls); /* the first call lands here before init */
@@ -488,7 +488,7 @@ static void *cache_alloc_slow(unsigned cls) {
 }
 
 void frg_cache_free_slow(uintptr_t cls, void *p) {
-    switch (frg_cache_mode) {
+    switch (frg_fastpath.cache_mode) {
 #if FRG_HAVE_RSEQ
     case FRG_CACHE_RSEQ:
         rseq_free_miss(cls, p);

@@ -29,7 +29,6 @@
 
 enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ, FRG_CACHE_LEASE };
 #define FRG_MAX_LEASES 1024
-FRG_HIDDEN extern int frg_cache_mode;
 
 FRG_HIDDEN void *frg_cache_alloc_slow(uintptr_t cls);
 FRG_HIDDEN void frg_cache_free_slow(uintptr_t cls, void *p);
@@ -38,7 +37,7 @@ FRG_HIDDEN void frg_cache_free_slow(uintptr_t cls, void *p);
  * cleared, or NULL with errno = ENOMEM. */
 FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
 #if FRG_HAVE_RSEQ
-    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
+    if (FRG_LIKELY(frg_fastpath.cache_mode == FRG_CACHE_RSEQ)) {
         void *p = frg_rseq_pop(cls);
         if (FRG_LIKELY(p != NULL)) {
             ((uint64_t *)p)[1] = 0;
@@ -47,7 +46,7 @@ FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
     } else
 #endif
     /* a second load, not the rseq test's register: keeps that path short */
-    if (__atomic_load_n(&frg_cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE) {
+    if (__atomic_load_n(&frg_fastpath.cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE) {
         void *p = frg_lease_pop(cls);
         if (FRG_LIKELY(p != NULL)) {
             ((uint64_t *)p)[1] = 0;
@@ -60,12 +59,12 @@ FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
 /* p is a validated live object of class cls. */
 FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
 #if FRG_HAVE_RSEQ
-    if (FRG_LIKELY(frg_cache_mode == FRG_CACHE_RSEQ)) {
+    if (FRG_LIKELY(frg_fastpath.cache_mode == FRG_CACHE_RSEQ)) {
         if (FRG_LIKELY(frg_rseq_push(cls, p)))
             return;
     } else
 #endif
-    if (__atomic_load_n(&frg_cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE &&
+    if (__atomic_load_n(&frg_fastpath.cache_mode, __ATOMIC_RELAXED) == FRG_CACHE_LEASE &&
         FRG_LIKELY(frg_lease_push(cls, p)))
         return;
     frg_cache_free_slow(cls, p);

@@ -43,7 +43,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
         }
         for (unsigned c = 0; c < FRG_NCLASSES; c++)
             saved_end[c] = frg_cpu_hdr(cpu, c)->end;
-    } else if (frg_cache_mode == FRG_CACHE_RSEQ) {
+    } else if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ) {
         for (unsigned c = 0; c < FRG_NCLASSES; c++) {
             struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
             saved_end[c] = load16(&h->end);
@@ -81,7 +81,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
      * emptying and reopening, so that no sequence still holds the old
      * current.  The first fence showed this one can be had; a failure
      * here would be a kernel refusing what it just granted. */
-    if (frg_cache_mode == FRG_CACHE_RSEQ) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         for (int tries = 0; !frg_cpu_fence(cpu); tries++)
             if (tries == 1000)
@@ -110,7 +110,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
 static size_t drain_every_cpu(bool reset_capacity, bool *skipped) {
     size_t bytes = 0;
     *skipped = false;
-    if (frg_cache_mode == FRG_CACHE_OFF)
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++)
         if (__atomic_load_n(&frg_caches[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
@@ -135,7 +135,7 @@ bool frg_percpu_drain_all_exact(void) {
 }
 
 size_t frg_percpu_flush_current(void) {
-    if (frg_cache_mode == FRG_CACHE_OFF)
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return 0;
     size_t bytes = drain_cpu(frg_percpu_current_cpu(), false, false);
     int lease = frg_lease_last();
@@ -158,10 +158,10 @@ size_t frg_percpu_cpu_cached_bytes(unsigned cpu) {
 size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
     size_t bytes = 0;
     *all_idle = true;
-    if (frg_cache_mode == FRG_CACHE_OFF)
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return 0;
     /* Threads are waiting for a lease: take back those idle for a tick. */
-    bool lease_wanted = frg_cache_mode == FRG_CACHE_LEASE && frg_lease_wanted();
+    bool lease_wanted = frg_fastpath.cache_mode == FRG_CACHE_LEASE && frg_lease_wanted();
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
         bool held = frg_is_lease(cpu) && frg_lease_held(cpu);
@@ -189,7 +189,7 @@ size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
 
 void frg_percpu_stats(struct frg_percpu_stats *out) {
     memset(out, 0, sizeof *out);
-    if (frg_cache_mode == FRG_CACHE_OFF)
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
@@ -213,27 +213,27 @@ void frg_percpu_stats(struct frg_percpu_stats *out) {
 void frg_percpu_drain_my_lease(unsigned idx) { drain_cpu(idx, false, true); }
 
 void frg_percpu_lock_all(void) {
-    for (unsigned cpu = 0; cpu < frg_ncaches && frg_cache_mode != FRG_CACHE_OFF; cpu++)
+    for (unsigned cpu = 0; cpu < frg_ncaches && frg_fastpath.cache_mode != FRG_CACHE_OFF; cpu++)
         frg_lock(&frg_caches[cpu].lock);
-    if (frg_cache_mode == FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_lock_all();
 }
 
 void frg_percpu_unlock_all(void) {
-    if (frg_cache_mode == FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_unlock_all();
-    for (unsigned cpu = frg_ncaches; cpu-- > 0 && frg_cache_mode != FRG_CACHE_OFF;)
+    for (unsigned cpu = frg_ncaches; cpu-- > 0 && frg_fastpath.cache_mode != FRG_CACHE_OFF;)
         frg_unlock(&frg_caches[cpu].lock);
 }
 
 void frg_percpu_after_fork_child(void) {
-    for (unsigned cpu = 0; cpu < frg_ncaches && frg_cache_mode != FRG_CACHE_OFF; cpu++)
+    for (unsigned cpu = 0; cpu < frg_ncaches && frg_fastpath.cache_mode != FRG_CACHE_OFF; cpu++)
         frg_lock_reinit(&frg_caches[cpu].lock);
-    if (frg_cache_mode == FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_after_fork_child();
 #if FRG_HAVE_RSEQ
     frg_rseq_after_fork_child();
-    if (frg_cache_mode == FRG_CACHE_RSEQ && !frg_cpu_fence_after_fork_child())
-        frg_cache_mode = FRG_CACHE_LOCK;
+    if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ && !frg_cpu_fence_after_fork_child())
+        frg_fastpath.cache_mode = FRG_CACHE_LOCK;
 #endif
 }

@@ -25,7 +25,7 @@ struct frg_pool {
     size_t in_use;                   /* descriptors handed out */
     size_t blocks, purged_pages, empty_pages; /* empty: all free, not purged */
     uint64_t page_purges;
-};
+} FRG_ALIGNED(FRG_CACHELINE); /* lines of its own (design.md, "Data layout") */
 #define FRG_POOL_INIT(type) {FRG_LOCK_INIT(FRG_RANK_META), sizeof(type), NULL, NULL, 0, 0, 0, 0, 0, 0, 0}
 
 /* A zero-filled descriptor, or NULL when memory is exhausted. */

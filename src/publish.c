@@ -28,7 +28,7 @@
 
 static struct frg_pub *pub;
 static char path[64];
-static frg_lock_t pub_lock = FRG_LOCK_INIT(FRG_RANK_CTL);
+static frg_padded_lock_t pub_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_CTL);
 
 static uint64_t unix_ms(void) {
     struct timespec ts;
@@ -119,10 +119,10 @@ static void remove_stale_pages(void) {
 static void create_page(void) {
     if (!frg_opt.publish)
         return;
-    frg_lock(&pub_lock);
+    frg_lock(&pub_lock.lock);
     if (!pub && (pub = create()))
         write_snapshot();
-    frg_unlock(&pub_lock);
+    frg_unlock(&pub_lock.lock);
 }
 
 void frg_publish_start(void) {
@@ -137,26 +137,26 @@ int *frg_publish_doorbell(bool *shared) {
 }
 
 void frg_publish_refresh(void) {
-    frg_lock(&pub_lock);
+    frg_lock(&pub_lock.lock);
     if (pub)
         write_snapshot();
-    frg_unlock(&pub_lock);
+    frg_unlock(&pub_lock.lock);
 }
 
 void frg_publish_serve(void) {
-    frg_lock(&pub_lock);
+    frg_lock(&pub_lock.lock);
     if (!pub) {
-        frg_unlock(&pub_lock);
+        frg_unlock(&pub_lock.lock);
         return;
     }
     uint64_t purges = __atomic_load_n(&pub->purge_requests, __ATOMIC_ACQUIRE);
     uint64_t reqs = __atomic_load_n(&pub->requests, __ATOMIC_ACQUIRE);
     bool purge = purges != pub->purges_served, refresh = reqs != pub->served;
-    frg_unlock(&pub_lock);
+    frg_unlock(&pub_lock.lock);
     size_t released = purge ? frg_purge_all() : 0; /* on this thread, never in a signal handler */
     if (!purge && !refresh)
         return;
-    frg_lock(&pub_lock);
+    frg_lock(&pub_lock.lock);
     if (pub) {
         write_snapshot();
         if (purge) {
@@ -165,24 +165,24 @@ void frg_publish_serve(void) {
         }
         __atomic_store_n(&pub->served, reqs, __ATOMIC_RELEASE);
     }
-    frg_unlock(&pub_lock);
+    frg_unlock(&pub_lock.lock);
 }
 
 void frg_publish_stop(void) {
-    frg_lock(&pub_lock);
+    frg_lock(&pub_lock.lock);
     if (pub) {
         unlink(path);
         munmap(pub, sizeof *pub);
         pub = NULL;
     }
-    frg_unlock(&pub_lock);
+    frg_unlock(&pub_lock.lock);
 }
 
-void frg_publish_lock(void) { frg_lock(&pub_lock); }
-void frg_publish_unlock(void) { frg_unlock(&pub_lock); }
+void frg_publish_lock(void) { frg_lock(&pub_lock.lock); }
+void frg_publish_unlock(void) { frg_unlock(&pub_lock.lock); }
 
 void frg_publish_after_fork_child(void) {
-    frg_lock_reinit(&pub_lock);
+    frg_lock_reinit(&pub_lock.lock);
     if (pub) { /* the parent's page: let go of it, without unlinking its file */
         munmap(pub, sizeof *pub);
         pub = NULL;

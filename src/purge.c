@@ -47,7 +47,7 @@ void frg_note_activity_slow(void) {
 /* Set by a free that found dirty pages over the budget; the purger
  * clears it and purges (frg_purge_offload). */
 static int eager_wanted;
-static frg_lock_t purge_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
+static frg_padded_lock_t purge_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_PURGER);
 static struct frg_purge_stats ps;
 static int thread_started, stop_requested;
 /* purger_up is set by the purger thread as its first act: it is past the
@@ -126,7 +126,7 @@ static bool anything_cached(void) {
 size_t frg_purge_decay_pass(uint64_t now_ns) {
     uint64_t decay = frg_opt.decay_ms * 1000000ull;
     uint64_t before = now_ns > decay ? now_ns - decay : 0;
-    frg_lock(&purge_lock);
+    frg_lock(&purge_lock.lock);
     /* Idle CPU caches go back to the central lists (their slabs may then
      * empty, and their pages become dirty), and so do transfer-cache
      * objects left untouched for a tick; then pages and huge mappings
@@ -152,14 +152,14 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         bytes += frg_pools_purge();
     ps.passes++;
     ps.bytes_decayed += bytes;
-    frg_unlock(&purge_lock);
+    frg_unlock(&purge_lock.lock);
     return bytes;
 }
 
 size_t frg_purge_all(void) {
     if (!frg_ensure_init())
         return 0;
-    frg_lock(&purge_lock);
+    frg_lock(&purge_lock.lock);
     frg_percpu_drain_all(true);
     frg_transfer_drain(FRG_NCLASSES);
     size_t bytes = frg_central_release_stash(UINT64_MAX);
@@ -168,7 +168,7 @@ size_t frg_purge_all(void) {
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();
     ps.bytes_trimmed += bytes;
-    frg_unlock(&purge_lock);
+    frg_unlock(&purge_lock.lock);
     return bytes;
 }
 
@@ -186,14 +186,14 @@ static void *purger_main(void *arg) {
             tick = 10000000ull;
         bool pending = __atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE);
         wait_bell(pending ? tick : 0);
-        frg_lock(&purge_lock);
+        frg_lock(&purge_lock.lock);
         ps.wakeups++;
-        frg_unlock(&purge_lock);
+        frg_unlock(&purge_lock.lock);
         if (__atomic_exchange_n(&eager_wanted, 0, __ATOMIC_ACQ_REL)) {
             frg_pageheap_purge_over_budget(); /* asked by a free */
-            frg_lock(&purge_lock);
+            frg_lock(&purge_lock.lock);
             ps.offloaded++;
-            frg_unlock(&purge_lock);
+            frg_unlock(&purge_lock.lock);
         }
         frg_publish_serve();
         uint64_t now = frg_os_now_ns();
@@ -251,10 +251,10 @@ void frg_purge_stop(void) {
 }
 
 void frg_purge_stats(struct frg_purge_stats *out) {
-    frg_lock(&purge_lock);
+    frg_lock(&purge_lock.lock);
     *out = ps;
     out->thread_running = __atomic_load_n(&thread_started, __ATOMIC_RELAXED);
-    frg_unlock(&purge_lock);
+    frg_unlock(&purge_lock.lock);
 }
 
 void frg_purge_wait_started(void) {
@@ -278,11 +278,11 @@ void frg_purge_wait_started(void) {
     errno = saved;
 }
 
-void frg_purge_lock_all(void) { frg_lock(&purge_lock); }
-void frg_purge_unlock_all(void) { frg_unlock(&purge_lock); }
+void frg_purge_lock_all(void) { frg_lock(&purge_lock.lock); }
+void frg_purge_unlock_all(void) { frg_unlock(&purge_lock.lock); }
 
 void frg_purge_after_fork_child(void) {
-    frg_lock_reinit(&purge_lock);
+    frg_lock_reinit(&purge_lock.lock);
     thread_started = 0; /* threads do not survive fork; init.c restarts it */
     /* A purger stuck in its start-up at the fork stays "created, not up,
      * stuck" here: frg_purge_start starts none in the child, nor in its

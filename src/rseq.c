@@ -1,8 +1,8 @@
 /*
  * rseq.c - restartable sequences used by the per-CPU cache slow paths.
  *
- * Owns: frg_regions, frg_rseq_off, the batch / capacity sequences and
- * frgmalloc's own rseq area (for a glibc that registers none).
+ * Owns: the batch / capacity sequences and frgmalloc's own rseq area (for
+ * a glibc that registers none; it sets frg_fastpath.rseq_off to it).
  * Locking: none of its own.  The sequences are atomic with respect to
  * other threads on the same CPU; callers changing `end` hold that CPU's
  * lock (see rseq.h).  Each thread registers its own area itself; the
@@ -15,8 +15,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-uintptr_t frg_regions;
-long frg_rseq_off;
 int frg_rseq_area;
 uint64_t frg_rseq_own_registered, frg_rseq_own_refused;
 
@@ -54,7 +52,7 @@ static pid_t own_pid;
 bool frg_rseq_own_init(void) {
     uintptr_t tp;
     __asm__("movq %%fs:0, %0" : "=r"(tp)); /* the TCB's pointer to itself */
-    frg_rseq_off = (long)((uintptr_t)&own_area - tp);
+    frg_fastpath.rseq_off = (long)((uintptr_t)&own_area - tp);
     frg_rseq_area = FRG_RSEQ_AREA_OWN;
     own_pid = getpid();
     if (frg_rseq_own_register())
@@ -120,7 +118,7 @@ unsigned frg_rseq_pop_batch(unsigned cls, void **out, unsigned n) {
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        [cls] "r"((uintptr_t)cls), [n] "r"(n), [out] "r"(out), [taken] "r"(&taken)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
@@ -157,7 +155,7 @@ unsigned frg_rseq_push_batch(unsigned cls, void *const *in, unsigned n) {
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        [cls] "r"((uintptr_t)cls), [n] "r"(n), [in] "r"(in), [taken] "r"(&taken)
                      : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
                      : miss, retry);
@@ -184,7 +182,7 @@ bool frg_rseq_set_end(unsigned cpu, unsigned cls, unsigned new_end) {
                      "movw %w[ne], 2(%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        [cls] "r"((uintptr_t)cls), [cpu] "r"(cpu), [ne] "r"(new_end)
                      : "rax", "rcx", "memory", "cc"
                      : fail, retry);

@@ -22,6 +22,7 @@
 #ifndef FRG_RSEQ_H
 #define FRG_RSEQ_H
 
+#include "fastpath_vars.h"
 #include "util.h"
 
 #if defined(__x86_64__) && defined(__linux__) && !defined(FRG_NO_RSEQ)
@@ -47,23 +48,21 @@ struct frg_cache_hdr {
     uint16_t current, end, begin, spare;
 };
 
-/* Base of CPU 0's region; CPU c's is frg_regions + (c << FRG_REGION_SHIFT).
- * Set once at initialisation. */
-FRG_HIDDEN extern uintptr_t frg_regions;
-/* Thread pointer to the struct rseq the fast paths use: glibc's
- * (__rseq_offset) or frgmalloc's own (frg_rseq_own_init). */
-FRG_HIDDEN extern long frg_rseq_off;
+/* frg_fastpath.regions: base of CPU 0's region; CPU c's is that plus
+ * (c << FRG_REGION_SHIFT).  Set once at initialisation.
+ * frg_fastpath.rseq_off: thread pointer to the struct rseq the fast paths
+ * use, glibc's (__rseq_offset) or frgmalloc's own (frg_rseq_own_init). */
 enum { FRG_RSEQ_AREA_NONE, FRG_RSEQ_AREA_GLIBC, FRG_RSEQ_AREA_OWN };
-FRG_HIDDEN extern int frg_rseq_area; /* whose area frg_rseq_off points to */
+FRG_HIDDEN extern int frg_rseq_area; /* whose area frg_fastpath.rseq_off points to */
 /* Threads that registered frgmalloc's own area, and threads the kernel
  * refused it (they take the central path on every call). */
 FRG_HIDDEN extern uint64_t frg_rseq_own_registered, frg_rseq_own_refused;
 
 FRG_INLINE struct frg_cache_hdr *frg_cpu_hdr(unsigned cpu, unsigned cls) {
-    return (struct frg_cache_hdr *)(frg_regions + ((uintptr_t)cpu << FRG_REGION_SHIFT)) + cls;
+    return (struct frg_cache_hdr *)(frg_fastpath.regions + ((uintptr_t)cpu << FRG_REGION_SHIFT)) + cls;
 }
 FRG_INLINE void **frg_cpu_slots(unsigned cpu) {
-    return (void **)(frg_regions + ((uintptr_t)cpu << FRG_REGION_SHIFT));
+    return (void **)(frg_fastpath.regions + ((uintptr_t)cpu << FRG_REGION_SHIFT));
 }
 
 #if FRG_HAVE_RSEQ
@@ -125,13 +124,13 @@ FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
 #if FRG_ASM_GOTO_OUTPUTS
                      : [obj] "=&r"(obj)
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        /* in rdi, where a miss's call to the slow path wants it */
                        [cls] "D"(cls)
                      : "rax", "rcx", "memory", "cc"
 #else
                      :
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions), [cls] "D"(cls),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions), [cls] "D"(cls),
                        [obj] "r"(&obj)
                      : "rax", "rcx", "rdx", "memory", "cc"
 #endif
@@ -159,7 +158,7 @@ FRG_INLINE bool frg_rseq_push(uintptr_t cls, void *obj) {
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
                      :
-                     : [off] "r"(frg_rseq_off), [base] "r"(frg_regions),
+                     : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        [cls] "r"(cls), [obj] "r"(obj)
                      : "rax", "rcx", "memory", "cc"
                      : miss, retry);
@@ -194,7 +193,7 @@ FRG_HIDDEN bool frg_rseq_own_register(void);
  * registered yet, -2: registration refused). */
 FRG_INLINE int frg_rseq_cpu(void) {
     int cpu;
-    __asm__ volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(frg_rseq_off));
+    __asm__ volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(frg_fastpath.rseq_off));
     return cpu;
 }
 

@@ -40,7 +40,7 @@ static void page_back_in_use(const struct frg_span *s, unsigned j) {
     uint32_t k = frg_class_obj_index(ci->recip, lo + ci->size - 1); /* first start >= lo */
     FRG_VG_QUIET_BEGIN(); /* free objects are not the program's */
     for (; k < ci->nobjs && (uintptr_t)k * ci->size < lo + FRG_PAGE; k++)
-        ((uint64_t *)(FRG_BASE(s) + (uintptr_t)k * ci->size))[1] = frg_free_key;
+        ((uint64_t *)(FRG_BASE(s) + (uintptr_t)k * ci->size))[1] = frg_fastpath.free_key;
     FRG_VG_QUIET_END();
     frg_pagemap_set_slab_flag(FRG_BASE(s) + lo, 1, true);
 }

@@ -32,14 +32,14 @@
 #include "transfer.h"
 
 uint64_t frg_stats_misuse_reports;
-static frg_lock_t collect_lock = FRG_LOCK_INIT(FRG_RANK_PURGER);
+static frg_padded_lock_t collect_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_PURGER);
 
 void frg_stats_collect(struct frg_stats *st) {
     memset(st, 0, sizeof *st);
     if (!frg_ensure_init())
         return;
     static struct frg_percpu_stats pc; /* large; callers are serialised below */
-    frg_lock(&collect_lock);
+    frg_lock(&collect_lock.lock);
     frg_percpu_stats(&pc);
     size_t small_out = 0, small_active = 0, small_cached = 0;
     for (unsigned c = 0; c < FRG_NCLASSES; c++) {
@@ -71,7 +71,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->cache_overflows = pc.overflows;
     st->cache_drains = pc.drains;
     size_t pc_capacity_slots = pc.capacity_slots;
-    frg_unlock(&collect_lock);
+    frg_unlock(&collect_lock.lock);
 
     struct frg_large_stats ls;
     struct frg_huge_stats hs;
@@ -116,11 +116,11 @@ void frg_stats_collect(struct frg_stats *st) {
     st->purger_running = ps.thread_running;
     st->misuse_reports = __atomic_load_n(&frg_stats_misuse_reports, __ATOMIC_RELAXED);
     st->ncpus = frg_percpu_ncpus();
-    st->cache_mode = (unsigned)frg_cache_mode;
+    st->cache_mode = (unsigned)frg_fastpath.cache_mode;
     st->rseq_area = (unsigned)frg_rseq_area;
     st->rseq_own_registered = __atomic_load_n(&frg_rseq_own_registered, __ATOMIC_RELAXED);
     st->rseq_own_refused = __atomic_load_n(&frg_rseq_own_refused, __ATOMIC_RELAXED);
-    if (frg_cache_mode == FRG_CACHE_LEASE) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_LEASE) {
         struct frg_lease_stats lst;
         frg_lease_stats(&lst);
         st->leases = frg_lease_count();
@@ -257,6 +257,6 @@ FRG_OVERRIDE(malloc_trim, frg_malloc_trim)
 FRG_OVERRIDE(mallopt, frg_mallopt)
 
 void frg_stats_after_init(void) { frg_stats_print_register(); }
-void frg_stats_lock(void) { frg_lock(&collect_lock); }
-void frg_stats_unlock(void) { frg_unlock(&collect_lock); }
-void frg_stats_after_fork_child(void) { frg_lock_reinit(&collect_lock); }
+void frg_stats_lock(void) { frg_lock(&collect_lock.lock); }
+void frg_stats_unlock(void) { frg_unlock(&collect_lock.lock); }
+void frg_stats_after_fork_child(void) { frg_lock_reinit(&collect_lock.lock); }

@@ -3,13 +3,13 @@
  * stack of free objects that per-CPU caches flush into and refill from.
  *
  * Owns: classes[] (each class's stack, capacity and low-water mark) and
- * held_bytes, the bytes held in all classes.
+ * held.bytes, the bytes held in all classes.
  * Locking: classes[c].lock (rank TRANSFER) guards class c's stack.
  * It is held only to copy pointers; the central lists (rank CENTRAL) are
  * called after it is released, except by drains, which hold it across the
  * hand-over so that a drained class is empty when they return.  The
  * pointer arrays come from the metadata bump allocator (rank META_BUMP) on
- * a class's first flush, with the class lock held.  held_bytes is
+ * a class's first flush, with the class lock held.  held.bytes is
  * changed only under the lock of the class whose count changes with it (a
  * fork child never sees the two disagree); a flush reserves its bytes
  * there, so the bound is exact.
@@ -42,7 +42,11 @@ static struct transfer_class classes[FRG_NCLASSES] = {
     [0 ... FRG_NCLASSES - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_TRANSFER)},
 };
 static unsigned max_objs[FRG_NCLASSES]; /* per-class bound (0: class unused) */
-static size_t held_bytes;    /* atomic: bytes of objects held, all classes */
+/* Bytes of objects held, all classes (atomic), in a line of its own: every
+ * transfer on any CPU writes it. */
+static struct {
+    size_t bytes;
+} FRG_ALIGNED(FRG_CACHELINE) held;
 
 /* count is read without the lock (to skip empty classes), written with it */
 static void set_count(struct transfer_class *t, unsigned n) {
@@ -76,7 +80,7 @@ unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
             memset(t->slots + t->count, 0, got * sizeof(void *));
         if (t->count < t->low)
             t->low = t->count;
-        __atomic_fetch_sub(&held_bytes, got * frg_class_size(cls), __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&held.bytes, got * frg_class_size(cls), __ATOMIC_RELAXED);
         frg_unlock(&t->lock);
     }
     if (got < n)
@@ -89,12 +93,12 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     size_t bytes = n * frg_class_size(cls);
     unsigned taken = 0;
     if (max_objs[cls] &&
-        __atomic_load_n(&held_bytes, __ATOMIC_RELAXED) + bytes <= frg_opt.transfer_max) {
+        __atomic_load_n(&held.bytes, __ATOMIC_RELAXED) + bytes <= frg_opt.transfer_max) {
         frg_lock(&t->lock);
         if (t->count + n <= max_objs[cls] && ready(t, cls)) {
             /* Reserve the bytes: the bound holds however many classes
              * flush at once. */
-            if (__atomic_add_fetch(&held_bytes, bytes, __ATOMIC_RELAXED) <= frg_opt.transfer_max) {
+            if (__atomic_add_fetch(&held.bytes, bytes, __ATOMIC_RELAXED) <= frg_opt.transfer_max) {
                 bool was_empty = t->count == 0;
                 memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
                 set_count(t, t->count + n);
@@ -102,7 +106,7 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
                 if (was_empty)
                     frg_purge_notify(); /* the purger drains what stays unused */
             } else {
-                __atomic_fetch_sub(&held_bytes, bytes, __ATOMIC_RELAXED);
+                __atomic_fetch_sub(&held.bytes, bytes, __ATOMIC_RELAXED);
             }
         }
         frg_unlock(&t->lock);
@@ -123,7 +127,7 @@ static size_t drain_bottom(unsigned c, unsigned n, bool *released) {
         memset(t->slots + t->count - n, 0, n * sizeof(void *));
     set_count(t, t->count - n);
     t->low = t->low > n ? t->low - n : 0;
-    __atomic_fetch_sub(&held_bytes, bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&held.bytes, bytes, __ATOMIC_RELAXED);
     return bytes;
 }
 
@@ -171,7 +175,7 @@ size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns) {
     return bytes;
 }
 
-size_t frg_transfer_bytes(void) { return __atomic_load_n(&held_bytes, __ATOMIC_RELAXED); }
+size_t frg_transfer_bytes(void) { return __atomic_load_n(&held.bytes, __ATOMIC_RELAXED); }
 
 size_t frg_transfer_objs(unsigned cls) {
     return __atomic_load_n(&classes[cls].count, __ATOMIC_RELAXED);

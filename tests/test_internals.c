@@ -164,7 +164,7 @@ static void test_slab_free_pages(void) {
      * must see that it changed (alloc.c, entry_unchanged) */
     CU_ASSERT(frg_pagemap_entry(mem) != before_clear);
     CU_ASSERT_EQUAL(frg_pagemap_entry(mem) & ~FRG_PM_GEN_MASK, before_clear & ~FRG_PM_GEN_MASK);
-    CU_ASSERT_EQUAL(((uint64_t *)(mem + 1792))[1], frg_free_key); /* free object 1: key back */
+    CU_ASSERT_EQUAL(((uint64_t *)(mem + 1792))[1], frg_fastpath.free_key); /* free object 1: key back */
     CU_ASSERT_EQUAL(((uint64_t *)(mem + 3 * 1792))[1], 0); /* object 3 starts on page 1 */
     CU_ASSERT(frg_slab_validate(&s));
     CU_ASSERT_EQUAL(frg_slab_take(&s, out, 2), 2); /* objects 1, 2: pages 0, 1 */
@@ -228,7 +228,7 @@ static void test_sweep_failure_puts_keys_back(void) {
     CU_ASSERT_EQUAL(s->purged & 1, 0);
     CU_ASSERT((frg_pagemap_entry(obj0) & FRG_PM_SLAB) != 0);
     for (int k = 0; k < 3; k++)
-        CU_ASSERT_EQUAL(((uint64_t *)(obj0 + k * ci->size))[1], frg_free_key);
+        CU_ASSERT_EQUAL(((uint64_t *)(obj0 + k * ci->size))[1], frg_fastpath.free_key);
     CU_ASSERT(frg_slab_validate(s));
     for (int i = 0; i < N; i++) {
         uintptr_t off = (uintptr_t)p[i] - FRG_BASE(s);

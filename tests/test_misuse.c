@@ -59,7 +59,7 @@ static void double_free_small_transfer(void) {
     void *keep = frg_malloc(64); /* keeps the slab alive */
     void *p = frg_malloc(64);
     frg_free(p);
-    if (frg_cache_mode != FRG_CACHE_OFF && frg_transfer_objs(frg_size_to_class(64)) == 0)
+    if (frg_fastpath.cache_mode != FRG_CACHE_OFF && frg_transfer_objs(frg_size_to_class(64)) == 0)
         _exit(5); /* the scenario did not set itself up */
     announce(p);
     frg_free(p);

@@ -299,8 +299,8 @@ static void *cache_user(void *arg) {
  * every drain takes back (lease.c): the revocation must keep them apart.
  * Needs 2 CPUs and rseq or lease mode. */
 static void test_drain_races_fast_path(void) {
-    bool lease = frg_cache_mode == FRG_CACHE_LEASE;
-    if ((frg_cache_mode != FRG_CACHE_RSEQ && !lease) || frg_percpu_ncpus() < 2)
+    bool lease = frg_fastpath.cache_mode == FRG_CACHE_LEASE;
+    if ((frg_fastpath.cache_mode != FRG_CACHE_RSEQ && !lease) || frg_percpu_ncpus() < 2)
         return;
     struct frg_lease_stats before, after;
     frg_lease_stats(&before);
@@ -398,7 +398,7 @@ static unsigned leases_held(void) {
  * exit, and allocating in a later exit hook takes none: more threads than
  * leases, one after another, all served. */
 static void test_lease_thread_exit(void) {
-    if (frg_cache_mode != FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode != FRG_CACHE_LEASE)
         return;
     if (!alloc_at_exit_made)
         alloc_at_exit_made = pthread_key_create(&alloc_at_exit_key, alloc_at_exit) == 0;
@@ -422,7 +422,7 @@ static void test_lease_thread_exit(void) {
 
 /* In a fork child the leases of the parent's other threads are free. */
 static void test_lease_fork(void) {
-    if (frg_cache_mode != FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode != FRG_CACHE_LEASE)
         return;
     struct frg_lease_rec *rec = NULL;
     pthread_t t = start_lease_holder(&rec);
@@ -448,7 +448,7 @@ static void test_lease_fork(void) {
  * so; once it moves on, its next slow path would reopen the lease, and the
  * next drain takes it back. */
 static void test_lease_holder_stuck(void) {
-    if (frg_cache_mode != FRG_CACHE_LEASE)
+    if (frg_fastpath.cache_mode != FRG_CACHE_LEASE)
         return;
     struct frg_lease_rec *rec = NULL;
     pthread_t t = start_lease_holder(&rec);
