@@ -97,6 +97,8 @@ static const char *misuse_kind(const void *p, const struct frg_span *s) {
     if (s->kind == FRG_SPAN_SLAB)
         return frg_class_is_object_start(&frg_classes[s->sclass], (uintptr_t)p - FRG_BASE(s))
                    ? NULL : "interior";
+    if (s->kind == FRG_SPAN_LARGE && !__atomic_load_n(&s->u.large.usable, __ATOMIC_RELAXED))
+        return "use-after-free"; /* a freed run kept in large.c's cache */
     return (uintptr_t)p == FRG_BASE(s) ? NULL : "interior";
 }
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "large.h"
 #include "meta.h"
 #include "options.h"
 #include "os.h"
@@ -240,6 +241,13 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
     return got;
 }
 
+/* Pages the stash may hold: the dirty budget less the page heap's dirty
+ * pages and large.c's cached runs (it counts the stash the same way). */
+static size_t stash_room(void) {
+    size_t room = frg_pageheap_dirty_room(), large = frg_large_cached_bytes() / FRG_PAGE;
+    return room > large ? room - large : 0;
+}
+
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
  * give it to the page heap. */
@@ -252,14 +260,14 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
         frg_pageheap_free(s); /* it counts only the other pages as dirty */
         return;
     }
-    size_t room = frg_pageheap_dirty_room();
+    size_t room = stash_room();
     /* The budget shrinks as the heap does: this class's stash gives back
      * what no longer fits (other classes do the same on their next
      * release; the purger takes the rest after decay_ms). */
     while (c->stash && __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED) > room) {
         c->slabs_released++;
         frg_pageheap_free(stash_pop(c));
-        room = frg_pageheap_dirty_room();
+        room = stash_room();
     }
     size_t stashed = __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED);
     if (stashed + s->npages <= room) {

@@ -1,6 +1,7 @@
 /*
  * fastpath_vars.h - the values that malloc's and free's fast paths read on
- * every call, kept in one cache line that nothing else shares.
+ * every call (and the init state, which every slow path reads), kept in
+ * one cache line that nothing else shares.
  *
  * They are written at start-up (the cache mode also at fork and when lease
  * mode falls back to lock mode) and read by every thread on every call.
@@ -23,6 +24,7 @@ struct frg_fastpath_vars {
     uintptr_t regions; /* base of CPU 0's cache region (percpu.c; rseq.h) */
     long rseq_off;     /* the rseq area's offset from the thread pointer (percpu.c, rseq.c) */
     int cache_mode;    /* enum frg_cache_mode (percpu.c) */
+    int init_state;    /* FRG_INIT_* (init.c, init.h) */
 } FRG_ALIGNED(FRG_CACHELINE);
 
 /* Defined in init.c. */

@@ -1,7 +1,7 @@
 /*
  * init.c - lazy initialisation, fork handlers, exit hook.
  *
- * Owns: frg_init_state, frg_fastpath (and its free key: the random key
+ * Owns: frg_fastpath (its init state, and its free key: the random key
  * written into freed small objects to catch double frees), the order in
  * which layers start, and the fork protocol.  Locking: initialisation is serialised by the state
  * word (the first caller runs it, others wait); the fork handlers take all
@@ -20,6 +20,7 @@
 
 #include "central.h"
 #include "huge.h"
+#include "large.h"
 #include "mallctl.h"
 #include "meta.h"
 #include "pool.h"
@@ -34,10 +35,10 @@
 #include "stats.h"
 #include "transfer.h"
 
-int frg_init_state = FRG_INIT_NONE;
 /* free_key is replaced by a random one at start-up; the other fields are
  * set by the modules fastpath_vars.h names. */
-struct frg_fastpath_vars frg_fastpath = {.free_key = 0x9e3779b97f4a7c15ull, .cache_mode = FRG_CACHE_OFF};
+struct frg_fastpath_vars frg_fastpath = {.free_key = 0x9e3779b97f4a7c15ull, .cache_mode = FRG_CACHE_OFF,
+                                        .init_state = FRG_INIT_NONE};
 static pid_t init_tid;
 
 #ifdef FRG_DEBUG
@@ -48,7 +49,7 @@ FRG_HIDDEN extern int frg_lock_order_relaxed;
 #endif
 
 static void fork_prepare(void) {
-    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+    if (__atomic_load_n(&frg_fastpath.init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     /* Before any lock: the purger may still be starting (just created by
      * the constructor or a fork child), inside the thread library. */
@@ -62,6 +63,7 @@ static void fork_prepare(void) {
     frg_transfer_lock_all();
     frg_central_lock_all();
     frg_huge_lock_all();
+    frg_large_lock_all();
     frg_pageheap_lock_all();
     frg_pagemap_lock();
     frg_pools_lock_all();
@@ -69,12 +71,13 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
-    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+    if (__atomic_load_n(&frg_fastpath.init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     frg_meta_unlock_all();
     frg_pools_unlock_all();
     frg_pagemap_unlock();
     frg_pageheap_unlock_all();
+    frg_large_unlock_all();
     frg_huge_unlock_all();
     frg_central_unlock_all();
     frg_transfer_unlock_all();
@@ -87,7 +90,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
-    if (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
+    if (__atomic_load_n(&frg_fastpath.init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE)
         return;
     /* First every lock, then the services that take them. */
     frg_meta_reinit_locks();
@@ -95,6 +98,7 @@ static void fork_child(void) {
     frg_pagemap_reinit_lock();
     frg_pageheap_reinit_locks();
     frg_huge_reinit_locks();
+    frg_large_reinit_locks();
     frg_central_reinit_locks();
     frg_transfer_reinit_locks();
     frg_percpu_after_fork_child();
@@ -113,7 +117,7 @@ static void init_free_key(void) {
     if (r)
         for (int i = 0; i < 8; i++)
             k = (k << 8) | r[8 + i]; /* bytes 0-7 are glibc's stack guard */
-    k ^= (uint64_t)(uintptr_t)&frg_init_state * 0x9e3779b97f4a7c15ull;
+    k ^= (uint64_t)(uintptr_t)&frg_fastpath.init_state * 0x9e3779b97f4a7c15ull;
     frg_fastpath.free_key = k | 1; /* never 0: a zeroed object must not match */
 }
 
@@ -134,17 +138,17 @@ static void run_init(void) {
 bool frg_init_slow(void) {
     int expected = FRG_INIT_NONE;
     pid_t me = (pid_t)syscall(SYS_gettid);
-    if (__atomic_compare_exchange_n(&frg_init_state, &expected, FRG_INIT_RUNNING, false,
+    if (__atomic_compare_exchange_n(&frg_fastpath.init_state, &expected, FRG_INIT_RUNNING, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         init_tid = me;
         run_init();
-        __atomic_store_n(&frg_init_state, FRG_INIT_DONE, __ATOMIC_RELEASE);
+        __atomic_store_n(&frg_fastpath.init_state, FRG_INIT_DONE, __ATOMIC_RELEASE);
         /* Safe now that the allocator is ready: these may call malloc. */
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         frg_stats_after_init();
         return true;
     }
-    while (__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE) {
+    while (__atomic_load_n(&frg_fastpath.init_state, __ATOMIC_ACQUIRE) != FRG_INIT_DONE) {
         if (init_tid == me)
             frg_fatal("malloc called recursively during initialisation");
         sched_yield();

@@ -14,13 +14,13 @@
 #include "fastpath_vars.h"
 #include "util.h"
 
+/* frg_fastpath.init_state */
 enum { FRG_INIT_NONE, FRG_INIT_RUNNING, FRG_INIT_DONE };
-FRG_HIDDEN extern int frg_init_state;
 
 FRG_HIDDEN bool frg_init_slow(void);
 
 FRG_INLINE bool frg_ensure_init(void) {
-    if (FRG_LIKELY(__atomic_load_n(&frg_init_state, __ATOMIC_ACQUIRE) == FRG_INIT_DONE))
+    if (FRG_LIKELY(__atomic_load_n(&frg_fastpath.init_state, __ATOMIC_ACQUIRE) == FRG_INIT_DONE))
         return true;
     return frg_init_slow();
 }

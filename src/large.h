@@ -1,7 +1,8 @@
 /*
  * large.h - objects from FRG_SMALL_MAX to FRG_LARGE_MAX: one run of pages
  * from the page heap each, sized to whole pages, resized in place when the
- * neighbouring pages allow.
+ * neighbouring pages allow; freed runs of up to `large_cache_max` bytes
+ * are kept for reuse until the purger finds them unused for a tick.
  */
 #ifndef FRG_LARGE_H
 #define FRG_LARGE_H
@@ -20,7 +21,19 @@ FRG_HIDDEN bool frg_large_resize(struct frg_span *span, size_t size);
 struct frg_large_stats {
     size_t live, live_bytes;
     uint64_t nmalloc, nfree;
+    size_t cached, cached_bytes; /* freed runs kept for reuse */
+    uint64_t cache_hits;         /* allocations served from them */
 };
 FRG_HIDDEN void frg_large_stats(struct frg_large_stats *out);
+
+/* Give cached runs back to the page heap: all of them, or (all == false,
+ * the purger's tick) all if the cache was not used since the previous
+ * call.  Returns their bytes. */
+FRG_HIDDEN size_t frg_large_cache_release(bool all);
+/* Bytes of cached runs (a hint, read without the lock). */
+FRG_HIDDEN size_t frg_large_cached_bytes(void);
+FRG_HIDDEN void frg_large_lock_all(void);
+FRG_HIDDEN void frg_large_unlock_all(void);
+FRG_HIDDEN void frg_large_reinit_locks(void);
 
 #endif

@@ -24,6 +24,7 @@ enum frg_lock_rank {
     FRG_RANK_TRANSFER,   /* transfer cache of one size class */
     FRG_RANK_CENTRAL,    /* central list of one size class */
     FRG_RANK_HUGE,       /* huge mappings and their cache */
+    FRG_RANK_LARGE_CACHE, /* freed large runs kept for reuse */
     FRG_RANK_PAGE_PURGE, /* one page-heap purge at a time (madvise phase) */
     FRG_RANK_PAGEHEAP,   /* chunks and page runs */
     FRG_RANK_META,       /* descriptor pools, page-map leaf creation */

@@ -373,6 +373,9 @@ static const struct node os_kids[] = {
 static const struct node large_kids[] = {
     STAT("allocated", C_SIZE, large_allocated, "bytes in large objects"),
     STAT("count", C_SIZE, large_count, "large objects"),
+    STAT("cached", C_SIZE, large_cached_bytes, "bytes of freed large runs kept for reuse"),
+    STAT("cached_count", C_SIZE, large_cached_count, "freed large runs kept"),
+    STAT("cache_hits", C_U64, large_cache_hits, "large allocations served from kept runs, ever"),
 };
 static const struct node huge_kids[] = {
     STAT("allocated", C_SIZE, huge_allocated, "bytes in huge objects"),

@@ -26,6 +26,7 @@
 
 #include "central.h"
 #include "huge.h"
+#include "large.h"
 #include "init.h"
 #include "lock.h"
 #include "options.h"
@@ -146,6 +147,9 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
     /* free pages inside partial slabs: of classes quiet for a tick */
     bytes += frg_central_purge_free_pages(before == UINT64_MAX);
+    /* cached large runs unused for a tick go back to the page heap, as
+     * dirty pages purged after a further decay_ms (at once when idle) */
+    frg_large_cache_release(before == UINT64_MAX);
     bytes += frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
@@ -164,6 +168,7 @@ size_t frg_purge_all(void) {
     frg_transfer_drain(FRG_NCLASSES);
     size_t bytes = frg_central_release_stash(UINT64_MAX);
     bytes += frg_central_purge_free_pages(true);
+    frg_large_cache_release(true);
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();

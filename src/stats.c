@@ -89,10 +89,13 @@ void frg_stats_collect(struct frg_stats *st) {
     st->huge_count = hs.live;
     st->huge_cached_count = hs.cached;
     st->huge_cached_bytes = hs.cached_bytes;
+    st->large_cached_count = ls.cached;
+    st->large_cached_bytes = ls.cached_bytes;
+    st->large_cache_hits = ls.cache_hits;
     st->allocated = st->small_allocated + st->large_allocated + st->huge_allocated;
     st->active = small_active + ls.live_bytes + hs.live_mapped;
     st->fragmented = small_active > small_out ? small_active - small_out : 0;
-    st->cached = small_cached + hs.cached_bytes;
+    st->cached = small_cached + ls.cached_bytes + hs.cached_bytes;
     st->dirty = hp.dirty_pages * FRG_PAGE + frg_central_stash_bytes();
     st->retained = hp.clean_pages * FRG_PAGE + st->slab_purged;
     st->chunks = hp.chunks;
@@ -101,7 +104,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->mapped = hp.chunks * FRG_CHUNK_SIZE + hs.live_mapped + hs.cached_bytes;
     st->metadata = frg_meta_mapped() + frg_pools_resident() + frg_pagemap_committed() +
                    (size_t)frg_percpu_ncaches() * FRG_PAGE + pc_capacity_slots * sizeof(void *);
-    st->resident = st->active + st->dirty + hs.cached_bytes + st->metadata;
+    st->resident = st->active + st->dirty + ls.cached_bytes + hs.cached_bytes + st->metadata;
 
     st->mmap_calls = __atomic_load_n(&frg_os_counters.mmap_calls, __ATOMIC_RELAXED);
     st->munmap_calls = __atomic_load_n(&frg_os_counters.munmap_calls, __ATOMIC_RELAXED);

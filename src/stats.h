@@ -33,12 +33,14 @@ struct frg_stats {
     size_t mapped;     /* chunks + huge mappings (live and cached) */
     size_t retained;   /* mapped, purged, kept for reuse (not in RSS) */
     size_t dirty;      /* free pages in chunks not purged yet */
-    size_t cached;     /* free objects in per-CPU and transfer caches + cached huge mappings */
+    size_t cached;     /* free objects in per-CPU and transfer caches + cached large runs and huge mappings */
     size_t fragmented; /* free slots inside slabs, on pages not purged */
     size_t slab_purged; /* free pages inside partial slabs given back (in retained) */
     /* by kind */
     size_t small_allocated, large_allocated, huge_allocated;
     size_t large_count, huge_count, huge_cached_count, huge_cached_bytes;
+    size_t large_cached_count, large_cached_bytes;
+    uint64_t large_cache_hits;
     size_t percpu_cached, percpu_capacity, transfer_cached;
     size_t chunks, free_runs, chunks_unmapped;
     /* counters */

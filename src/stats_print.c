@@ -42,7 +42,7 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
     frg_sink_printf(s, "\n");
     frg_sink_printf(s, "Memory (bytes):\n");
     frg_sink_printf(s, "  live (allocated)      %14zu\n", st->allocated);
-    frg_sink_printf(s, "  cached                %14zu   free objects in CPU and transfer caches + huge cache\n", st->cached);
+    frg_sink_printf(s, "  cached                %14zu   free objects in CPU and transfer caches + large and huge caches\n", st->cached);
     frg_sink_printf(s, "  dirty                 %14zu   freed pages not yet purged\n", st->dirty);
     frg_sink_printf(s, "  fragmented            %14zu   free slots in slabs with live objects\n", st->fragmented);
     frg_sink_printf(s, "  metadata              %14zu\n", st->metadata);
@@ -50,9 +50,11 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
     frg_sink_printf(s, "  active                %14zu\n", st->active);
     frg_sink_printf(s, "  mapped                %14zu\n", st->mapped);
     frg_sink_printf(s, "  retained (purged)     %14zu\n", st->retained);
-    frg_sink_printf(s, "Objects: small %zu bytes; large %zu in %zu bytes; huge %zu in %zu bytes "
-                       "(+%zu cached in %zu bytes)\n",
-                    st->small_allocated, st->large_count, st->large_allocated, st->huge_count,
+    frg_sink_printf(s, "Objects: small %zu bytes; large %zu in %zu bytes (+%zu cached in %zu bytes, "
+                       "%llu reused); huge %zu in %zu bytes (+%zu cached in %zu bytes)\n",
+                    st->small_allocated, st->large_count, st->large_allocated,
+                    st->large_cached_count, st->large_cached_bytes,
+                    (unsigned long long)st->large_cache_hits, st->huge_count,
                     st->huge_allocated, st->huge_cached_count, st->huge_cached_bytes);
     frg_sink_printf(s, "Purging: %llu madvise calls, %llu bytes purged; decay passes %llu "
                        "(%llu bytes), trims %llu bytes; purger thread %s, %llu eager purges "
@@ -106,10 +108,13 @@ static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins
                        "\"active\": %zu, \"mapped\": %zu, \"retained\": %zu,\n",
                     st->allocated, st->cached, st->dirty, st->fragmented, st->metadata,
                     st->resident, st->active, st->mapped, st->retained);
-    frg_sink_printf(s, "  \"small_allocated\": %zu, \"large\": {\"count\": %zu, \"allocated\": %zu}, "
+    frg_sink_printf(s, "  \"small_allocated\": %zu, \"large\": {\"count\": %zu, \"allocated\": %zu, "
+                       "\"cached_count\": %zu, \"cached\": %zu, \"cache_hits\": %llu}, "
                        "\"huge\": {\"count\": %zu, \"allocated\": %zu, \"cached_count\": %zu, "
                        "\"cached\": %zu},\n",
-                    st->small_allocated, st->large_count, st->large_allocated, st->huge_count,
+                    st->small_allocated, st->large_count, st->large_allocated,
+                    st->large_cached_count, st->large_cached_bytes,
+                    (unsigned long long)st->large_cache_hits, st->huge_count,
                     st->huge_allocated, st->huge_cached_count, st->huge_cached_bytes);
     frg_sink_printf(s, "  \"percpu\": {\"cached\": %zu, \"capacity\": %zu, \"misses\": %llu, "
                        "\"overflows\": %llu, \"drains\": %llu},\n",

@@ -120,6 +120,49 @@ static void test_purge_lowers_resident(void) {
     CU_ASSERT_EQUAL(frg_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
 }
 
+/* A freed large run is kept, handed out again to a request of n pages if
+ * it has at most n + n/8 (zeroed for calloc), counted as cached, and given back
+ * by a purge. */
+static void test_large_cache(void) {
+    enum { RUN = 128 * 1024 };
+    CU_ASSERT_EQUAL(frg_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+    refresh();
+    CU_ASSERT_EQUAL(get_size("stats.large.cached"), 0);
+    uint64_t hits = 0;
+    size_t sz = sizeof hits;
+    CU_ASSERT_EQUAL(frg_mallctl("stats.large.cache_hits", &hits, &sz, NULL, 0), 0);
+    char *p = frg_malloc(RUN);
+    memset(p, 7, RUN);
+    frg_free(p);
+    refresh();
+    CU_ASSERT_EQUAL(get_size("stats.large.cached"), RUN);
+    CU_ASSERT_EQUAL(get_size("stats.large.cached_count"), 1);
+    CU_ASSERT(get_size("stats.cached") >= RUN);
+    char *q = frg_malloc(RUN - 8 * 1024); /* 30 pages: 32 is within 30 + 30/8 */
+    CU_ASSERT_PTR_EQUAL(q, p);
+    CU_ASSERT_EQUAL(frg_malloc_usable_size(q), RUN);
+    frg_free(q);
+    char *z = frg_calloc(1, RUN);
+    CU_ASSERT_PTR_EQUAL(z, p);
+    size_t nonzero = 0;
+    for (size_t i = 0; z && i < RUN; i++)
+        nonzero += z[i] != 0;
+    CU_ASSERT_EQUAL(nonzero, 0);
+    frg_free(z);
+    char *smaller = frg_malloc(RUN / 2 + 4096); /* 17 pages: 32 is more than 1/8 above */
+    CU_ASSERT_PTR_NOT_EQUAL(smaller, p);
+    refresh();
+    uint64_t hits_now = 0;
+    CU_ASSERT_EQUAL(frg_mallctl("stats.large.cache_hits", &hits_now, &sz, NULL, 0), 0);
+    CU_ASSERT_EQUAL(hits_now - hits, 2);
+    frg_free(smaller);
+    CU_ASSERT(get_size("stats.large.cached") > 0);
+    CU_ASSERT_EQUAL(frg_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+    refresh();
+    CU_ASSERT_EQUAL(get_size("stats.large.cached"), 0);
+    CU_ASSERT_EQUAL(get_size("stats.large.cached_count"), 0);
+}
+
 static void test_errors(void) {
     size_t v, sz = sizeof v;
     CU_ASSERT_EQUAL(frg_mallctl("stats.nosuch", &v, &sz, NULL, 0), ENOENT);
@@ -204,6 +247,7 @@ static void register_tests(void) {
     TU_TEST(mallctl, test_every_documented_name);
     TU_TEST(mallctl, test_allocated_moves_exactly);
     TU_TEST(mallctl, test_purge_lowers_resident);
+    TU_TEST(mallctl, test_large_cache);
     TU_TEST(mallctl, test_errors);
     TU_TEST(mallctl, test_mib);
     TU_TEST(mallctl, test_views_agree);

@@ -73,6 +73,24 @@ static void double_free_large(void) {
     frg_free(p);
 }
 
+/* Freed runs are kept in large.c's cache: the second free must also be
+ * caught when the first one gave the run straight back to the page heap. */
+static void double_free_large_uncached(void) { double_free_large(); }
+
+static void realloc_freed_large(void) {
+    void *p = frg_malloc(200000);
+    frg_free(p); /* kept in the large cache */
+    announce(p);
+    frg_realloc(p, 300000);
+}
+
+static void usable_size_freed_large(void) {
+    void *p = frg_malloc(200000);
+    frg_free(p);
+    announce(p);
+    frg_malloc_usable_size(p);
+}
+
 static void double_free_huge(void) {
     void *p = frg_malloc(8 << 20);
     frg_free(p);
@@ -208,6 +226,9 @@ static const struct scenario scenarios[] = {
     {"double_free_small_buried", double_free_small_buried, "double free"},
     {"double_free_small_transfer", double_free_small_transfer, "double free", "cache_max:0"},
     {"double_free_large", double_free_large, "double free"},
+    {"double_free_large_uncached", double_free_large_uncached, "double free", "large_cache_max:0"},
+    {"realloc_freed_large", realloc_freed_large, "use-after-free realloc"},
+    {"usable_size_freed_large", usable_size_freed_large, "use-after-free malloc_usable_size"},
     {"double_free_huge", double_free_huge, "double free"},
     {"free_stack", free_stack, "invalid free"},
     {"free_global", free_global, "invalid free"},
