@@ -28,6 +28,7 @@
 #include "lock.h"
 #include "options.h"
 #include "pageheap.h"
+#include "purge.h"
 
 /* Atomic counters, in a line of their own (design.md, "Data layout"):
  * every large malloc and free writes them. */
@@ -116,6 +117,8 @@ static bool cache_put(struct frg_span *s) {
         cache.used = true;
     }
     frg_unlock(&cache.lock);
+    if (room)
+        frg_purge_notify(); /* the purger ticks while runs are cached */
     return room;
 }
 

@@ -120,7 +120,7 @@ static bool anything_cached(void) {
     frg_huge_stats(&hs);
     frg_percpu_stats(&cs);
     return hp.dirty_pages || hs.cached || cs.capacity_bytes || frg_central_stash_bytes() ||
-           frg_transfer_bytes() ||
+           frg_transfer_bytes() || frg_large_cached_bytes() ||
            hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max || frg_central_unswept();
 }
 

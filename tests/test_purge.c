@@ -24,7 +24,9 @@
  *    double free, realloc or malloc_usable_size of a freed object on such
  *    a page is still reported, also after an allocation has brought the
  *    page back into use, and the pages come back into use when the class
- *    allocates again.
+ *    allocates again;
+ *  - large_cache_idle: a freed large run kept for reuse goes back when the
+ *    process stays idle.
  */
 #include "testutil.h"
 
@@ -377,6 +379,27 @@ static void slab_pages(bool trim) {
 
 static void s_slab_trim(void) { slab_pages(true); }
 static void s_slab_idle(void) { slab_pages(false); }
+/* Only a large block is freed, then nothing happens: the purger, woken by
+ * the cache itself, gives the cached run back within a few ticks. */
+static void large_cache_idle(void) {
+    char *p = frg_malloc(512 * 1024);
+    memset(p, 1, 512 * 1024);
+    frg_free(p);
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    if (st.large_cached_bytes != 512 * 1024)
+        TU_FAIL("large cache holds %zu bytes, expected 512 KiB\n", st.large_cached_bytes);
+    long waited = 0;
+    for (; st.large_cached_bytes && waited < 3000; waited += 50) {
+        sleep_ms(50);
+        frg_stats_collect(&st);
+    }
+    printf("cached run given back after %ld ms\n", waited);
+    if (st.large_cached_bytes)
+        TU_FAIL("the cached run is still there after 3 s\n");
+    TU_PASS();
+}
+
 static void s_offload(void) { eager_burst(true); }
 static void s_no_offload(void) { eager_burst(false); }
 static void s_idle(void) { idle_return(0); }
@@ -397,6 +420,7 @@ static const struct tu_scenario scenarios[] = {
     {"no_offload", "", s_no_offload},
     {"slab_pages_trim", "background:false,misuse:report", s_slab_trim},
     {"slab_pages_idle", "", s_slab_idle},
+    {"large_cache_idle", "", large_cache_idle},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
