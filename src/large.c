@@ -12,9 +12,9 @@
  * page-map entry (a page-map line also holds the entries of neighbouring
  * slabs, which other CPUs' frees read).  A cached run's usable size is 0:
  * a free, realloc or malloc_usable_size of it is reported as a use after
- * free (alloc.c, misuse_kind).  Runs come back to the page heap when the cache is full,
- * when the purger finds the cache unused for a whole tick, and on a full
- * purge (malloc_trim).
+ * free (alloc.c, misuse_kind).  A run that does not fit goes to the page
+ * heap; cached runs go back there when the purger finds the cache unused
+ * for a whole tick, and at a full purge (malloc_trim).
  * Locking: cache.lock (rank LARGE_CACHE) guards the cache; no other lock
  * is taken under it.  The page heap locks itself; counters are atomics.
  * A large span belongs to the caller that holds the pointer, so resizing
@@ -46,7 +46,7 @@ static struct {
 
 static struct {
     frg_lock_t lock;
-    size_t runs, bytes;  /* cached; also read without the lock (atomic stores) */
+    size_t bytes;        /* cached; also read without the lock (atomic stores) */
     uint64_t hits;
     bool used;           /* taken from or added to since the purger looked */
     uint64_t nonempty[BIN_WORDS];
@@ -73,7 +73,6 @@ static struct frg_span *cache_take_locked(size_t npages) {
         if (!s->next)
             cache.nonempty[b / 64] &= ~(1ull << (b % 64));
         s->next = NULL;
-        __atomic_store_n(&cache.runs, cache.runs - 1, __ATOMIC_RELAXED);
         __atomic_store_n(&cache.bytes, cache.bytes - (size_t)s->npages * FRG_PAGE, __ATOMIC_RELAXED);
         cache.hits++;
         cache.used = true;
@@ -83,7 +82,7 @@ static struct frg_span *cache_take_locked(size_t npages) {
 }
 
 static struct frg_span *cache_take(size_t npages) {
-    if (!__atomic_load_n(&cache.runs, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&cache.bytes, __ATOMIC_RELAXED))
         return NULL;
     frg_lock(&cache.lock);
     struct frg_span *s = cache_take_locked(npages);
@@ -112,7 +111,6 @@ static bool cache_put(struct frg_span *s) {
         s->next = cache.bin[s->npages];
         cache.bin[s->npages] = s;
         cache.nonempty[s->npages / 64] |= 1ull << (s->npages % 64);
-        __atomic_store_n(&cache.runs, cache.runs + 1, __ATOMIC_RELAXED);
         __atomic_store_n(&cache.bytes, cache.bytes + bytes, __ATOMIC_RELAXED);
         cache.used = true;
     }
@@ -122,7 +120,7 @@ static bool cache_put(struct frg_span *s) {
     return room;
 }
 
-size_t frg_large_cache_release(bool all) {
+void frg_large_cache_release(bool all) {
     struct frg_span *chain = NULL;
     frg_lock(&cache.lock);
     if (all || !cache.used) {
@@ -138,22 +136,19 @@ size_t frg_large_cache_release(bool all) {
             }
             cache.nonempty[w] = 0;
         }
-        __atomic_store_n(&cache.runs, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&cache.bytes, 0, __ATOMIC_RELAXED);
     }
     cache.used = false;
     frg_unlock(&cache.lock);
-    size_t bytes = 0;
+    if (!chain)
+        return;
     while (chain) {
         struct frg_span *next = chain->next;
         chain->next = NULL;
-        bytes += (size_t)chain->npages * FRG_PAGE;
         frg_pageheap_free(chain);
         chain = next;
     }
-    if (bytes)
-        frg_pageheap_enforce_budget();
-    return bytes;
+    frg_pageheap_enforce_budget();
 }
 
 size_t frg_large_cached_bytes(void) { return __atomic_load_n(&cache.bytes, __ATOMIC_RELAXED); }
@@ -177,14 +172,12 @@ void *frg_large_alloc(size_t size, size_t align, bool zero) {
     s->u.large.usable = (size_t)s->npages * FRG_PAGE;
     if (zero && !zeroed)
         memset((void *)FRG_BASE(s), 0, s->u.large.usable);
-    ADD(live, 1);
     ADD(live_bytes, s->u.large.usable);
     ADD(nmalloc, 1);
     return (void *)FRG_BASE(s);
 }
 
 void frg_large_free(struct frg_span *s) {
-    SUB(live, 1);
     SUB(live_bytes, s->u.large.usable);
     ADD(nfree, 1);
     if (cache_put(s))
@@ -211,12 +204,16 @@ bool frg_large_resize(struct frg_span *s, size_t size) {
 }
 
 void frg_large_stats(struct frg_large_stats *out) {
-    out->live = __atomic_load_n(&counters.c.live, __ATOMIC_RELAXED);
     out->live_bytes = __atomic_load_n(&counters.c.live_bytes, __ATOMIC_RELAXED);
+    /* nfree first: every free counted was counted as a malloc before */
+    out->nfree = __atomic_load_n(&counters.c.nfree, __ATOMIC_ACQUIRE);
     out->nmalloc = __atomic_load_n(&counters.c.nmalloc, __ATOMIC_RELAXED);
-    out->nfree = __atomic_load_n(&counters.c.nfree, __ATOMIC_RELAXED);
+    out->live = (size_t)(out->nmalloc - out->nfree);
     frg_lock(&cache.lock);
-    out->cached = cache.runs;
+    out->cached = 0;
+    for (size_t b = 0; b < CACHE_BINS; b++)
+        for (const struct frg_span *s = cache.bin[b]; s; s = s->next)
+            out->cached++;
     out->cached_bytes = cache.bytes;
     out->cache_hits = cache.hits;
     frg_unlock(&cache.lock);

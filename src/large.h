@@ -19,17 +19,17 @@ FRG_HIDDEN void frg_large_free(struct frg_span *span);
 FRG_HIDDEN bool frg_large_resize(struct frg_span *span, size_t size);
 
 struct frg_large_stats {
-    size_t live, live_bytes;
+    size_t live, live_bytes; /* live = nmalloc - nfree */
     uint64_t nmalloc, nfree;
     size_t cached, cached_bytes; /* freed runs kept for reuse */
     uint64_t cache_hits;         /* allocations served from them */
 };
 FRG_HIDDEN void frg_large_stats(struct frg_large_stats *out);
 
-/* Give cached runs back to the page heap: all of them, or (all == false,
- * the purger's tick) all if the cache was not used since the previous
- * call.  Returns their bytes. */
-FRG_HIDDEN size_t frg_large_cache_release(bool all);
+/* Give cached runs back to the page heap (as dirty pages, which its purge
+ * then counts): all of them, or (all == false, the purger's tick) all if
+ * the cache was not used since the previous call. */
+FRG_HIDDEN void frg_large_cache_release(bool all);
 /* Bytes of cached runs (a hint, read without the lock). */
 FRG_HIDDEN size_t frg_large_cached_bytes(void);
 FRG_HIDDEN void frg_large_lock_all(void);
