@@ -187,17 +187,16 @@ static struct frg_span *stash_pop(struct frg_central *c) {
     return s;
 }
 
-/* Give a chain of released slabs (linked by next) back to the page heap
- * purged.  No lock held.  Returns the bytes purged. */
-static size_t purge_slabs(struct frg_span *s) {
-    size_t bytes = 0;
-    while (s) {
-        struct frg_span *next = s->next;
-        s->next = NULL;
-        bytes += frg_pageheap_free_purged(s);
-        s = next;
-    }
-    return bytes;
+/* Give a stashed slab back to the page heap purged.  Class lock held
+ * across the madvise, as in the sweep of free slab pages below: its pages
+ * lose their slab flag first, because madvise takes the free key that
+ * every free object carries in word 1 with them.  A free of one of its
+ * objects, which only a double free can be, then takes the slow path; that
+ * waits for the class lock, and finds the slab still empty or gone. */
+static size_t purge_stashed(struct frg_central *c, struct frg_span *s) {
+    c->slabs_released++;
+    frg_pagemap_set_slab_flag(FRG_BASE(s), s->npages, false);
+    return frg_pageheap_free_purged(s);
 }
 
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
@@ -290,18 +289,11 @@ size_t frg_central_release_stash(uint64_t unused_since_ns) {
         struct frg_central *c = &frg_central[cls];
         if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
             continue;
-        struct frg_span *idle = NULL;
         frg_lock(&c->lock);
-        if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns) {
-            while (c->stash) {
-                struct frg_span *s = stash_pop(c);
-                c->slabs_released++;
-                s->next = idle;
-                idle = s;
-            }
-        }
+        if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns)
+            while (c->stash) /* idle for a decay period: purge now */
+                bytes += purge_stashed(c, stash_pop(c));
         frg_unlock(&c->lock);
-        bytes += purge_slabs(idle); /* idle for a decay period: purge now */
     }
     return bytes;
 }
