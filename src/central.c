@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "large.h"
 #include "meta.h"
 #include "options.h"
 #include "os.h"
@@ -240,13 +239,6 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
     return got;
 }
 
-/* Pages the stash may hold: the dirty budget less the page heap's dirty
- * pages and large.c's cached runs (it counts the stash the same way). */
-static size_t stash_room(void) {
-    size_t room = frg_pageheap_dirty_room(), large = frg_large_cached_bytes() / FRG_PAGE;
-    return room > large ? room - large : 0;
-}
-
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
  * give it to the page heap. */
@@ -259,17 +251,14 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
         frg_pageheap_free(s); /* it counts only the other pages as dirty */
         return;
     }
-    size_t room = stash_room();
-    /* The budget shrinks as the heap does: this class's stash gives back
-     * what no longer fits (other classes do the same on their next
-     * release; the purger takes the rest after decay_ms). */
-    while (c->stash && __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED) > room) {
+    /* The budget shrinks as the heap does: while it is overrun, this
+     * class's stash gives back what it holds (other classes do the same on
+     * their next release; the purger takes the rest after decay_ms). */
+    while (c->stash && frg_purge_keep_room() < 0) {
         c->slabs_released++;
         frg_pageheap_free(stash_pop(c));
-        room = stash_room();
     }
-    size_t stashed = __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED);
-    if (stashed + s->npages <= room) {
+    if (frg_purge_keep_room() >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
         if (!c->stash)
             c->stash_used_ns = frg_os_now_ns(); /* the decay clock starts now */
         s->next = c->stash;

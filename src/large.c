@@ -24,7 +24,6 @@
 
 #include <string.h>
 
-#include "central.h"
 #include "lock.h"
 #include "options.h"
 #include "pageheap.h"
@@ -98,12 +97,10 @@ static bool cache_put(struct frg_span *s) {
         return false;
     /* the dirty budget holds the page heap's dirty pages, the central
      * lists' stashed slabs and these runs together */
-    size_t dirty_room = frg_pageheap_dirty_room() * FRG_PAGE, stashed = frg_central_stash_bytes();
-    size_t max = dirty_room > stashed ? dirty_room - stashed : 0;
-    if (max > frg_opt.large_cache_max)
-        max = frg_opt.large_cache_max;
+    if (frg_purge_keep_room() < (int64_t)bytes)
+        return false;
     frg_lock(&cache.lock);
-    bool room = cache.bytes + bytes <= max;
+    bool room = cache.bytes + bytes <= frg_opt.large_cache_max;
     if (room) {
         /* under the lock: once unlocked another thread may take it and
          * set its usable size, which this store must not follow */

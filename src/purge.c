@@ -112,6 +112,11 @@ bool frg_purge_offload(void) {
     return true;
 }
 
+int64_t frg_purge_keep_room(void) {
+    return (int64_t)(frg_pageheap_dirty_room() * FRG_PAGE) - (int64_t)frg_central_stash_bytes() -
+           (int64_t)frg_large_cached_bytes();
+}
+
 static bool anything_cached(void) {
     struct frg_pageheap_stats hp;
     struct frg_huge_stats hs;

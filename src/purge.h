@@ -42,6 +42,11 @@ FRG_INLINE void frg_purge_notify(void) {
     if (FRG_UNLIKELY(!__atomic_load_n(&frg_purge_pending, __ATOMIC_RELAXED)))
         frg_purge_notify_slow();
 }
+/* Bytes of free pages that may still be kept resident outside the page
+ * heap (central's slab stash, large.c's run cache): the dirty budget less
+ * the page heap's dirty pages and what both keep already; negative when
+ * the budget is overrun.  Read without locks: a hint, as the budget is. */
+FRG_HIDDEN int64_t frg_purge_keep_room(void);
 /* Dirty pages went over the budget: if the purger thread runs (and the
  * option `purge_offload` is on), ask it to purge them and return true;
  * false: the caller purges them itself. */
