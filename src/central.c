@@ -186,16 +186,48 @@ static struct frg_span *stash_pop(struct frg_central *c) {
     return s;
 }
 
-/* Give a stashed slab back to the page heap purged.  Class lock held
- * across the madvise, as in the sweep of free slab pages below: its pages
- * lose their slab flag first, because madvise takes the free key that
- * every free object carries in word 1 with them.  A free of one of its
- * objects, which only a double free can be, then takes the slow path; that
- * waits for the class lock, and finds the slab still empty or gone. */
-static size_t purge_stashed(struct frg_central *c, struct frg_span *s) {
-    c->slabs_released++;
-    frg_pagemap_set_slab_flag(FRG_BASE(s), s->npages, false);
-    return frg_pageheap_free_purged(s);
+/* Give the class's stash back to the page heap purged, up to
+ * FRG_OS_PURGE_VECTOR slabs per system call (a slab next to the one popped
+ * before it joins its range).  Class lock held across the madvise, as in
+ * the sweep of free slab pages below: the slabs' pages lose their slab
+ * flag first, because madvise takes the free key that every free object
+ * carries in word 1 with them.  A free of one of their objects, which only
+ * a double free can be, then takes the slow path; that waits for the class
+ * lock, and finds the slab gone.  Returns the bytes purged. */
+static size_t purge_stash(struct frg_central *c) {
+    size_t bytes = 0;
+    while (c->stash) {
+        struct frg_span *slab[FRG_OS_PURGE_VECTOR];
+        struct frg_os_range range[FRG_OS_PURGE_VECTOR];
+        uint8_t range_of[FRG_OS_PURGE_VECTOR];
+        bool ok[FRG_OS_PURGE_VECTOR];
+        size_t n = 0, nr = 0;
+        for (; c->stash && n < FRG_OS_PURGE_VECTOR; n++) {
+            struct frg_span *s = slab[n] = stash_pop(c);
+            c->slabs_released++;
+            frg_pagemap_set_slab_flag(FRG_BASE(s), s->npages, false);
+            uintptr_t base = FRG_BASE(s);
+            size_t size = (size_t)s->npages * FRG_PAGE;
+            struct frg_os_range *last = nr ? &range[nr - 1] : NULL;
+            if (last && (uintptr_t)last->addr + last->size == base) {
+                last->size += size;
+            } else if (last && base + size == (uintptr_t)last->addr) {
+                last->addr = (void *)base;
+                last->size += size;
+            } else {
+                range[nr++] = (struct frg_os_range){(void *)base, size};
+            }
+            range_of[n] = (uint8_t)(nr - 1);
+        }
+        frg_os_purge_ranges(range, nr, ok);
+        for (size_t i = 0; i < n; i++) {
+            bool purged = ok[range_of[i]];
+            if (purged)
+                bytes += (size_t)slab[i]->npages * FRG_PAGE;
+            frg_pageheap_free_after_purge(slab[i], purged);
+        }
+    }
+    return bytes;
 }
 
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
@@ -280,8 +312,7 @@ size_t frg_central_release_stash(uint64_t unused_since_ns) {
             continue;
         frg_lock(&c->lock);
         if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns)
-            while (c->stash) /* idle for a decay period: purge now */
-                bytes += purge_stashed(c, stash_pop(c));
+            bytes += purge_stash(c); /* idle for a decay period: purge now */
         frg_unlock(&c->lock);
     }
     return bytes;

@@ -353,13 +353,7 @@ static void free_span(struct frg_span *span, bool purged) {
 
 void frg_pageheap_free(struct frg_span *span) { free_span(span, false); }
 
-size_t frg_pageheap_free_purged(struct frg_span *span) {
-    /* the span is still ours: purge it without the lock, then free it clean */
-    size_t bytes = (size_t)span->npages * FRG_PAGE;
-    bool purged = frg_os_purge((void *)FRG_BASE(span), bytes);
-    free_span(span, purged);
-    return purged ? bytes : 0;
-}
+void frg_pageheap_free_after_purge(struct frg_span *span, bool purged) { free_span(span, purged); }
 
 bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     struct frg_chunk *c = span->chunk;

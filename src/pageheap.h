@@ -36,9 +36,10 @@ FRG_HIDDEN void frg_pageheap_free(struct frg_span *span);
 FRG_HIDDEN void frg_pageheap_enforce_budget(void);
 /* The purge it asks for: dirty pages down to the budget, on this thread. */
 FRG_HIDDEN void frg_pageheap_purge_over_budget(void);
-/* Free a span known to be idle: its pages are purged at once (madvise with
- * no page-heap lock held).  Returns the bytes purged. */
-FRG_HIDDEN size_t frg_pageheap_free_purged(struct frg_span *span);
+/* Free a span whose pages the caller has just given back to the OS (with
+ * no page-heap lock held); `purged` false if that failed: they count as
+ * dirty. */
+FRG_HIDDEN void frg_pageheap_free_after_purge(struct frg_span *span, bool purged);
 /* Grow a span in place into the free pages after it; false if they are not
  * free. */
 FRG_HIDDEN bool frg_pageheap_grow(struct frg_span *span, size_t new_npages);
