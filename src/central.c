@@ -162,11 +162,22 @@ static void relist(struct frg_central *c, struct frg_span *s) {
     }
 }
 
-/* The non-full slab to allocate from, or NULL. */
+/* The non-full slab to allocate from, or NULL.  Frees file a listed slab
+ * lower only here, when it reaches the head of the fullest list (see
+ * settle): a slab on list b is at most that full. */
 static struct frg_span *pick(struct frg_central *c) {
     if (frg_opt.slab_order == FRG_ORDER_ADDRESS)
         return c->heap_len ? c->heap[0] : NULL;
-    return c->nonempty ? c->partial[31 - __builtin_clz(c->nonempty)] : NULL;
+    while (c->nonempty) {
+        struct frg_span *s = c->partial[31 - __builtin_clz(c->nonempty)];
+        unsigned b = fullness_bucket(s);
+        if (b == s->bucket)
+            return s;
+        list_remove(c, s);
+        list_insert(c, s, b);
+        s->bucket = (uint8_t)b;
+    }
+    return NULL;
 }
 
 /* Pages in all classes' stashes (atomic), in a line of its own: a stash or
@@ -433,7 +444,11 @@ static bool settle(struct frg_central *c, struct frg_span *s) {
         release_slab(c, s);
         return true;
     }
-    relist(c, s);
+    /* A slab already listed stays where it is until pick() reaches it:
+     * moving it to an emptier list on every run of frees would touch its
+     * neighbours' descriptors, cold in a mass free, each time. */
+    if (s->bucket == FRG_SLAB_UNLISTED || frg_opt.slab_order == FRG_ORDER_ADDRESS)
+        relist(c, s);
     if (frg_classes[s->sclass].slab_pages > 1)
         frg_purge_notify(); /* its free pages go back once the class is quiet */
     return false;
@@ -543,7 +558,7 @@ bool frg_central_validate(void) {
             }
             for (struct frg_span *s = c->partial[b]; s; s = s->next) {
                 if (s->bucket != b || s->sclass != cls || s->kind != FRG_SPAN_SLAB ||
-                    s->nfree == 0 || slab_empty(s) || fullness_bucket(s) != b ||
+                    s->nfree == 0 || slab_empty(s) || fullness_bucket(s) > b ||
                     frg_pagemap_lookup((void *)FRG_BASE(s)) != s || !frg_slab_validate(s)) {
                     frg_warn("central class %u: slab %p misfiled on list %u", cls,
                              (void *)FRG_BASE(s), b);
