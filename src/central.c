@@ -205,6 +205,7 @@ static struct frg_span *stash_pop(struct frg_central *c) {
  * carries in word 1 with them.  A free of one of their objects, which only
  * a double free can be, then takes the slow path; that waits for the class
  * lock, and finds the slab gone.  Returns the bytes purged. */
+_Static_assert(FRG_OS_PURGE_VECTOR <= 256, "purge_stash's range indexes are 8 bits");
 static size_t purge_stash(struct frg_central *c) {
     size_t bytes = 0;
     while (c->stash) {

@@ -95,12 +95,11 @@ static bool cache_put(struct frg_span *s) {
     size_t bytes = (size_t)s->npages * FRG_PAGE;
     if (bytes > frg_opt.large_cache_max)
         return false;
-    /* the dirty budget holds the page heap's dirty pages, the central
-     * lists' stashed slabs and these runs together */
-    if (frg_purge_keep_room() < (int64_t)bytes)
-        return false;
     frg_lock(&cache.lock);
-    bool room = cache.bytes + bytes <= frg_opt.large_cache_max;
+    /* the dirty budget holds the page heap's dirty pages, the central
+     * lists' stashed slabs and these runs together; asked under the lock
+     * (it takes none), so that puts at once cannot all pass it */
+    bool room = cache.bytes + bytes <= frg_opt.large_cache_max && frg_purge_keep_room() >= (int64_t)bytes;
     if (room) {
         /* under the lock: once unlocked another thread may take it and
          * set its usable size, which this store must not follow */

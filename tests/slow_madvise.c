@@ -11,6 +11,13 @@
 #include <unistd.h>
 
 static uintptr_t last_start, last_end; /* the range whose caller is sleeping */
+static int (*real_madvise)(void *, size_t, int);
+
+/* Resolved before main: a lookup inside madvise could allocate while the
+ * allocator holds a lock. */
+__attribute__((constructor)) static void resolve(void) {
+    real_madvise = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "madvise");
+}
 
 void slow_madvise_last(uintptr_t *start, uintptr_t *end) {
     *end = __atomic_load_n(&last_end, __ATOMIC_ACQUIRE);
@@ -18,10 +25,7 @@ void slow_madvise_last(uintptr_t *start, uintptr_t *end) {
 }
 
 int madvise(void *addr, size_t len, int advice) {
-    static int (*real)(void *, size_t, int);
-    if (!real)
-        real = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "madvise");
-    int r = real(addr, len, advice);
+    int r = real_madvise(addr, len, advice);
     if (advice == MADV_DONTNEED) {
         __atomic_store_n(&last_end, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&last_start, (uintptr_t)addr, __ATOMIC_RELEASE);

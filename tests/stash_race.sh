@@ -15,7 +15,11 @@ for f in "$lib" "$shim" "$prog"; do
     [ -r "$f" ] || { echo "not ok - $f missing"; exit 1; }
 done
 for mode in rseq lease lock off; do
-    c="percpu:$mode,misuse:report,purge_vector:false" # madvise, not process_madvise: the shim sees it
+    # purge_vector:false: madvise, not process_madvise, so that the shim sees
+    # it; dirty_min:16M: room for the emptied slabs in the stash, whose
+    # purge is the window tested (a slab sent to the page heap instead is
+    # off the page map before its purge, and would pass without the fix)
+    c="percpu:$mode,misuse:report,purge_vector:false,dirty_min:16M"
     out=$(FRGMALLOC_CONF="$c" LD_PRELOAD="$shim $lib" "$prog" 2>&1)
     status=$?
     n=$(printf '%s\n' "$out" | sed -n 's/^stash_race: ok (\([0-9]*\) double frees)$/\1/p')
