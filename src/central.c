@@ -7,8 +7,10 @@
  * keeps them in a binary min-heap by address and takes the lowest.
  * Locking: frg_central[c].lock (rank CENTRAL) guards the class's sets,
  * counters and the freemaps of its slabs.  Slab creation and release call
- * the page heap (rank PAGEHEAP) with the class lock held; growing the
- * address heap takes the metadata locks.
+ * the page heap (rank PAGEHEAP) with the class lock held; so does the purge
+ * of a stash, which holds it across the madvise too (purge_stash), as the
+ * sweep of free slab pages does; growing the address heap takes the
+ * metadata locks.
  */
 #include "central.h"
 

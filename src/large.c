@@ -99,7 +99,8 @@ static bool cache_put(struct frg_span *s) {
     /* the dirty budget holds the page heap's dirty pages, the central
      * lists' stashed slabs and these runs together; asked under the lock
      * (it takes none), so that puts at once cannot all pass it */
-    bool room = cache.bytes + bytes <= frg_opt.large_cache_max && frg_purge_keep_room() >= (int64_t)bytes;
+    bool room = cache.bytes + bytes <= frg_opt.large_cache_max &&
+                frg_purge_keep_room() >= (int64_t)bytes;
     if (room) {
         /* under the lock: once unlocked another thread may take it and
          * set its usable size, which this store must not follow */
