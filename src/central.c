@@ -447,10 +447,12 @@ static bool settle(struct frg_central *c, struct frg_span *s) {
         release_slab(c, s);
         return true;
     }
-    /* A slab already listed stays where it is until pick() reaches it:
-     * moving it to an emptier list on every run of frees would touch its
-     * neighbours' descriptors, cold in a mass free, each time. */
-    if (s->bucket == FRG_SLAB_UNLISTED || frg_opt.slab_order == FRG_ORDER_ADDRESS)
+    /* Only a slab that was full needs filing.  One already listed stays
+     * where it is until pick() reaches it: moving it to an emptier list on
+     * every run of frees would touch its neighbours' descriptors, cold in
+     * a mass free, each time.  (In the address heap a listed slab has no
+     * place to change.) */
+    if (s->bucket == FRG_SLAB_UNLISTED)
         relist(c, s);
     if (frg_classes[s->sclass].slab_pages > 1)
         frg_purge_notify(); /* its free pages go back once the class is quiet */
