@@ -17,6 +17,7 @@
 #include "init.h"
 #include "large.h"
 #include "override.h"
+#include "pageheap.h"
 #include "pagemap.h"
 #include "percpu.h"
 #include "purge.h"
@@ -90,10 +91,12 @@ static FRG_COLD enum freed_answer small_is_freed(void *p, unsigned cls) {
  * "invalid" (not ours), "use-after-free" (freed memory) or "interior"
  * (inside an object); NULL if it is fine. */
 static const char *misuse_kind(const void *p, const struct frg_span *s) {
-    if (!s)
-        return "invalid";
-    if (s == &frg_span_freed)
-        return "use-after-free";
+    if (!s || s == &frg_span_freed) { /* unless inside a large run: its first page is mapped */
+        const struct frg_span *run = frg_pageheap_large_holding(p);
+        if (!run)
+            return !s ? "invalid" : "use-after-free";
+        s = run;
+    }
     if (s->kind == FRG_SPAN_SLAB)
         return frg_class_is_object_start(&frg_classes[s->sclass], (uintptr_t)p - FRG_BASE(s))
                    ? NULL : "interior";

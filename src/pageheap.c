@@ -292,6 +292,18 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
     return chunk_new();
 }
 
+/* The pages of a span that carry its page-map entry: every page of a slab
+ * (free() finds an object's slab from its own page), only the first of a
+ * large run (free, realloc and malloc_usable_size take its base; an
+ * interior pointer is found by frg_pageheap_large_holding).  A large run
+ * thus costs one entry to allocate and one to free however long it is,
+ * where each eight of its pages used to cost a page-map line, written
+ * under the heap lock.  Every other page of a chunk maps to NULL (never
+ * used) or frg_span_freed. */
+static size_t mapped_pages(const struct frg_span *span) {
+    return span->kind == FRG_SPAN_SLAB ? span->npages : 1;
+}
+
 struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
                                     enum frg_span_kind kind, unsigned sclass,
                                     bool *zeroed) {
@@ -322,7 +334,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     span->chunk = chunk;
     span->bucket = FRG_SLAB_UNLISTED;
     /* Under the lock, so that a fork never sees used pages unmapped. */
-    frg_pagemap_set(FRG_BASE(span), npages, span);
+    frg_pagemap_set(FRG_BASE(span), mapped_pages(span), span);
     frg_unlock(&frg_heap.lock);
     *zeroed = dirty == 0 && frg_opt.purge == FRG_PURGE_DONTNEED;
     return span;
@@ -335,7 +347,7 @@ static void free_span(struct frg_span *span, bool purged) {
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     unsigned clean = !purged && span->kind == FRG_SPAN_SLAB ? span->purged : 0;
     frg_lock(&frg_heap.lock);
-    frg_pagemap_set(FRG_BASE(span), span->npages, &frg_span_freed);
+    frg_pagemap_set(FRG_BASE(span), mapped_pages(span), &frg_span_freed);
     if (!clean) {
         frg_heap_give_pages(c, first, span->npages, !purged);
     } else {
@@ -366,7 +378,6 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     if (ok) {
         frg_heap_take_pages(c, end, new_end - end);
         __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
-        frg_pagemap_set(FRG_BASE(c) + end * FRG_PAGE, new_end - end, span);
         span->npages = (uint32_t)new_npages;
     }
     frg_unlock(&frg_heap.lock);
@@ -378,12 +389,27 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
     frg_lock(&frg_heap.lock);
-    frg_pagemap_set(FRG_BASE(span) + new_npages * FRG_PAGE, cut, &frg_span_freed);
     span->npages = (uint32_t)new_npages;
     frg_heap_give_pages(c, first + new_npages, cut, true);
     __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (cut), __ATOMIC_RELAXED);
     frg_unlock(&frg_heap.lock);
     frg_pageheap_enforce_budget();
+}
+
+struct frg_span *frg_pageheap_large_holding(const void *p) {
+    uintptr_t page = (uintptr_t)p & ~(FRG_PAGE - 1);
+    uintptr_t chunk = page & ~(FRG_CHUNK_SIZE - 1); /* chunks are aligned */
+    for (uintptr_t a = page; a > chunk;) {
+        a -= FRG_PAGE;
+        struct frg_span *s = frg_pagemap_lookup((void *)a);
+        if (!s || s == &frg_span_freed)
+            continue;
+        if (s->kind == FRG_SPAN_LARGE &&
+            (uintptr_t)p < FRG_BASE(s) + (size_t)__atomic_load_n(&s->npages, __ATOMIC_RELAXED) * FRG_PAGE)
+            return s;
+        return NULL; /* a slab, or a run that ends before p */
+    }
+    return NULL;
 }
 
 void frg_pageheap_stats(struct frg_pageheap_stats *out) {
@@ -434,16 +460,25 @@ bool frg_pageheap_validate(void) {
             if (c->dirty_old[w] & ~c->dirty[w])
                 ok = fail("page old-dirty but not dirty", FRG_BASE(c) + w * 64 * FRG_PAGE);
         }
+        const struct frg_span *large = NULL; /* the large run whose pages these are */
         for (size_t p = 0; p < FRG_CHUNK_PAGES; p++) {
             uintptr_t a = FRG_BASE(c) + p * FRG_PAGE;
             struct frg_span *s = frg_pagemap_lookup((void *)a);
-            if (frg_bm_get(c->used, p)) {
+            bool unmapped = !s || s == &frg_span_freed;
+            if (large && a >= FRG_BASE(large) + (size_t)large->npages * FRG_PAGE)
+                large = NULL;
+            if (large) { /* a large run maps its first page only */
+                if (!unmapped)
+                    ok = fail("page inside a large run mapped", a);
+            } else if (frg_bm_get(c->used, p)) {
                 if (c->purging)
                     continue; /* detached runs are marked used but not mapped */
-                if (!s || a < FRG_BASE(s) || a >= FRG_BASE(s) + (size_t)s->npages * FRG_PAGE ||
-                    s->chunk != c)
+                if (unmapped || a < FRG_BASE(s) || a >= FRG_BASE(s) + (size_t)s->npages * FRG_PAGE ||
+                    s->chunk != c || (s->kind == FRG_SPAN_LARGE && a != FRG_BASE(s)))
                     ok = fail("used page not mapped to its span", a);
-            } else if (s && s != &frg_span_freed) {
+                else if (s->kind == FRG_SPAN_LARGE)
+                    large = s;
+            } else if (!unmapped) {
                 ok = fail("free page still in the page map", a);
             }
         }

@@ -45,6 +45,10 @@ FRG_HIDDEN void frg_pageheap_free_after_purge(struct frg_span *span, bool purged
 FRG_HIDDEN bool frg_pageheap_grow(struct frg_span *span, size_t new_npages);
 /* Give back the tail of a span. */
 FRG_HIDDEN void frg_pageheap_shrink(struct frg_span *span, size_t new_npages);
+/* The live or cached large run whose pages hold p, found from the page
+ * map (a large run registers its first page only), or NULL: for p whose
+ * own entry names no span.  Takes no lock; for misuse reports. */
+FRG_HIDDEN struct frg_span *frg_pageheap_large_holding(const void *p);
 
 /* Pages of dirty budget not used by dirty pages right now (a hint): the
  * central lists keep that much in empty slabs ready for reuse. */

@@ -131,6 +131,32 @@ static void free_interior_large(void) {
     frg_free(p + 8192);
 }
 
+/* A large run maps its first page only: an interior pointer is found by
+ * walking the page map back to it, from its last page too. */
+static void free_interior_large_end(void) {
+    char *p = frg_malloc(300000);
+    announce(p + 299000);
+    frg_free(p + 299000);
+}
+
+/* Pages a realloc added in place are inside the run as well. */
+static void free_interior_large_grown(void) {
+    char *p = frg_malloc(100000);
+    char *q = frg_realloc(p, 400000);
+    if (q != p)
+        printf("moved\n"); /* the scenario still checks the report */
+    announce(q + 350000);
+    frg_free(q + 350000);
+}
+
+/* Inside a freed run kept in the large cache: its memory is freed. */
+static void realloc_interior_cached_large(void) {
+    char *p = frg_malloc(200000);
+    frg_free(p);
+    announce(p + 100000);
+    frg_realloc(p + 100000, 10);
+}
+
 static void free_libc_pointer(void) {
     void *p = malloc(100); /* glibc's, not ours */
     announce(p);
@@ -235,6 +261,9 @@ static const struct scenario scenarios[] = {
     {"free_interior_small", free_interior_small, "interior free"},
     {"free_slab_tail", free_slab_tail, "interior free"},
     {"free_interior_large", free_interior_large, "interior free"},
+    {"free_interior_large_end", free_interior_large_end, "interior free"},
+    {"free_interior_large_grown", free_interior_large_grown, "interior free"},
+    {"realloc_interior_cached_large", realloc_interior_cached_large, "use-after-free realloc"},
     {"free_libc_pointer", free_libc_pointer, "invalid free"},
     {"realloc_freed", realloc_freed, "use-after-free realloc"},
     {"realloc_invalid", realloc_invalid, "invalid realloc"},
