@@ -1,24 +1,29 @@
 /*
- * large.c - large objects: page runs from the page heap, and a small cache
- * of freed runs.
+ * large.c - large objects: page runs from the page heap, and a per-CPU
+ * cache of freed runs.
  *
- * Owns: the large counters, span->u.large.usable and the run cache.
+ * Owns: span->u.large.usable, the run cache's shards and the large
+ * counters, which live in the shards.
  * A freed run of up to `large_cache_max` bytes is kept whole (its page-map
- * entries, its descriptor, its pages) and handed out again to a request of
- * n pages if it has at most n + n/8 (up to `large_cache_max` bytes and
- * what the dirty budget leaves, the page heap's dirty pages and central.c's
- * stashed slabs counted first), so a program that allocates and
- * frees a 128 KiB buffer in a loop costs no page-heap work and writes no
- * page-map entry (a page-map line also holds the entries of neighbouring
- * slabs, which other CPUs' frees read).  A cached run's usable size is 0:
- * a free, realloc or malloc_usable_size of it is reported as a use after
- * free (alloc.c, misuse_kind).  A run that does not fit goes to the page
- * heap; cached runs go back there when the purger finds the cache unused
- * for a whole tick, and at a full purge (malloc_trim).
- * Locking: cache.lock (rank LARGE_CACHE) guards the cache; no other lock
- * is taken under it.  The page heap locks itself; counters are atomics.
- * A large span belongs to the caller that holds the pointer, so resizing
- * needs no lock of its own.
+ * entry, its descriptor, its pages) in the shard of the CPU that frees it,
+ * up to SHARD_RUNS runs and `large_cache_max` bytes a shard, oldest given
+ * to the page heap first, and while the dirty budget has room (the page
+ * heap's dirty pages and central.c's stashed slabs counted first).  A
+ * request of n pages on that CPU takes a cached run of n to n + n/8 pages.
+ * So a program that allocates and frees a 128 KiB buffer in a loop costs
+ * no page-heap work and writes no page-map entry (a page-map line also
+ * holds the entries of neighbouring slabs, which other CPUs' frees read),
+ * and threads on different CPUs do not meet on one lock.  A cached run's
+ * usable size is 0: a free, realloc or malloc_usable_size of it is
+ * reported as a use after free (alloc.c, misuse_kind).  A run that is not
+ * kept goes to the page heap; cached runs go back there when the purger
+ * finds their shard unused for a whole tick, and at a full purge
+ * (malloc_trim).
+ * Locking: shards[i].lock (rank LARGE_CACHE) guards shard i's runs and
+ * counters; no other lock is taken under it, and a thread holds one shard
+ * lock at a time (fork's prepare handler excepted).  The page heap locks
+ * itself.  A large span belongs to the caller that
+ * holds the pointer, so resizing needs no lock of its own.
  */
 #include "large.h"
 
@@ -27,116 +32,110 @@
 #include "lock.h"
 #include "options.h"
 #include "pageheap.h"
+#include "percpu.h"
 #include "purge.h"
 
-/* Atomic counters, in a line of their own (design.md, "Data layout"):
- * every large malloc and free writes them. */
-static struct {
-    struct frg_large_stats c;
-} FRG_ALIGNED(FRG_CACHELINE) counters;
+/* ---- the cache of freed runs, one shard per CPU ----------------------- */
 
-#define ADD(field, n) __atomic_fetch_add(&counters.c.field, (n), __ATOMIC_RELAXED)
-#define SUB(field, n) __atomic_fetch_sub(&counters.c.field, (n), __ATOMIC_RELAXED)
+/* A shard keeps up to SHARD_RUNS runs, oldest first.  CPUs beyond
+ * NSHARDS share shards (cpu % NSHARDS); the locks keep that correct. */
+#define NSHARDS 64
+#define SHARD_RUNS 8
 
-/* ---- the cache of freed runs ------------------------------------------- */
-
-#define CACHE_BINS (FRG_LARGE_MAX / FRG_PAGE + 1) /* bin n: runs of n pages */
-#define BIN_WORDS ((CACHE_BINS + 63) / 64)
-
-static struct {
+struct shard {
     frg_lock_t lock;
-    size_t bytes;        /* cached; also read without the lock (atomic stores) */
-    uint64_t hits;
+    unsigned nruns;
     bool used;           /* taken from or added to since the purger looked */
-    uint64_t nonempty[BIN_WORDS];
-    struct frg_span *bin[CACHE_BINS]; /* LIFO, linked by next */
-} FRG_ALIGNED(FRG_CACHELINE) cache = {.lock = FRG_LOCK_INIT(FRG_RANK_LARGE_CACHE)};
+    size_t bytes;        /* cached; also read without the lock (atomic stores) */
+    /* Bytes the dirty budget agreed to since the purger last looked: a put
+     * that keeps the shard at or below it does not ask again (atomic
+     * stores; the purger's tick resets it). */
+    size_t approved;
+    struct frg_span *run[SHARD_RUNS];
+    /* The large calls made on this CPU, counted under the lock (it is
+     * taken anyway; atomic adds would cost as much again).  A free may
+     * count on another CPU than its malloc: only the sums mean something. */
+    uint64_t nmalloc, nfree, hits;
+    size_t live_bytes;   /* wraps below zero per shard; the sum is right */
+} FRG_ALIGNED(FRG_CACHELINE);
 
-/* A cached run of npages up to npages + npages/8 pages, off the cache, or
- * NULL.  Lock held. */
-static struct frg_span *cache_take_locked(size_t npages) {
+static struct shard shards[NSHARDS] = {
+    [0 ... NSHARDS - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_LARGE_CACHE)},
+};
+
+static struct shard *my_shard(void) { return &shards[frg_percpu_current_cpu() % NSHARDS]; }
+
+/* The shards in use: one per CPU, at most NSHARDS. */
+static unsigned nshards(void) {
+    unsigned n = frg_percpu_ncpus();
+    return n == 0 ? 1 : n < NSHARDS ? n : NSHARDS;
+}
+
+static void shard_remove(struct shard *sh, unsigned i) {
+    struct frg_span *s = sh->run[i];
+    memmove(&sh->run[i], &sh->run[i + 1], (sh->nruns - i - 1) * sizeof sh->run[0]);
+    sh->nruns--;
+    __atomic_store_n(&sh->bytes, sh->bytes - (size_t)s->npages * FRG_PAGE, __ATOMIC_RELAXED);
+}
+
+/* A cached run of npages up to npages + npages/8 pages off shard sh (the
+ * smallest; the newest of equals), or NULL.  Lock held. */
+static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     size_t limit = npages + npages / 8;
-    if (limit >= CACHE_BINS)
-        limit = CACHE_BINS - 1;
-    for (size_t w = npages / 64; w <= limit / 64; w++) {
-        uint64_t bits = cache.nonempty[w];
-        if (w == npages / 64)
-            bits &= ~0ull << (npages % 64);
-        if (!bits)
-            continue;
-        size_t b = w * 64 + (size_t)__builtin_ctzll(bits);
-        if (b > limit)
-            return NULL;
-        struct frg_span *s = cache.bin[b];
-        cache.bin[b] = s->next;
-        if (!s->next)
-            cache.nonempty[b / 64] &= ~(1ull << (b % 64));
-        s->next = NULL;
-        __atomic_store_n(&cache.bytes, cache.bytes - (size_t)s->npages * FRG_PAGE, __ATOMIC_RELAXED);
-        cache.hits++;
-        cache.used = true;
-        return s;
+    struct frg_span *best = NULL;
+    unsigned at = 0;
+    for (unsigned i = sh->nruns; i-- > 0;) {
+        struct frg_span *s = sh->run[i];
+        if (s->npages >= npages && s->npages <= limit && (!best || s->npages < best->npages)) {
+            best = s;
+            at = i;
+        }
     }
-    return NULL;
+    if (best) {
+        shard_remove(sh, at);
+        sh->hits++;
+        sh->used = true;
+    }
+    return best;
 }
 
-static struct frg_span *cache_take(size_t npages) {
-    if (!__atomic_load_n(&cache.bytes, __ATOMIC_RELAXED))
-        return NULL;
-    frg_lock(&cache.lock);
-    struct frg_span *s = cache_take_locked(npages);
-    frg_unlock(&cache.lock);
-    return s; /* the caller sets its usable size: it stops reading as freed */
-}
-
-/* Keep the freed run s if the cache has room; false: the caller gives it
- * to the page heap. */
-static bool cache_put(struct frg_span *s) {
+/* Keep the freed run s in shard sh if the bounds allow, making room by
+ * moving the shard's oldest runs to *evicted (a chain the caller gives to
+ * the page heap); false: the caller gives s to the page heap.  Lock held. */
+static bool put_locked(struct shard *sh, struct frg_span *s, struct frg_span **evicted) {
     size_t bytes = (size_t)s->npages * FRG_PAGE;
     if (bytes > frg_opt.large_cache_max)
         return false;
-    frg_lock(&cache.lock);
-    /* the dirty budget holds the page heap's dirty pages, the central
-     * lists' stashed slabs and these runs together; asked under the lock
-     * (it takes none), so that puts at once cannot all pass it */
-    bool room = cache.bytes + bytes <= frg_opt.large_cache_max &&
-                frg_purge_keep_room() >= (int64_t)bytes;
-    if (room) {
-        /* under the lock: once unlocked another thread may take it and
-         * set its usable size, which this store must not follow */
-        __atomic_store_n(&s->u.large.usable, 0, __ATOMIC_RELAXED);
-        s->next = cache.bin[s->npages];
-        cache.bin[s->npages] = s;
-        cache.nonempty[s->npages / 64] |= 1ull << (s->npages % 64);
-        __atomic_store_n(&cache.bytes, cache.bytes + bytes, __ATOMIC_RELAXED);
-        cache.used = true;
+    /* The dirty budget holds the page heap's dirty pages, the central
+     * lists' stashed slabs and these runs together.  It is asked when the
+     * shard would hold more than it approved since the purger's last tick
+     * (a loop that frees and takes back the same runs asks once a tick:
+     * the question reads every shard's line), under the lock, so that puts
+     * on one CPU cannot all pass it.  Puts on several CPUs at once may
+     * each pass it: the budget is overrun by at most one run per CPU,
+     * until the next purge. */
+    if (sh->bytes + bytes > sh->approved) {
+        if (frg_purge_keep_room() < (int64_t)bytes)
+            return false;
+        __atomic_store_n(&sh->approved, sh->bytes + bytes, __ATOMIC_RELAXED);
     }
-    frg_unlock(&cache.lock);
-    if (room)
-        frg_purge_notify(); /* the purger ticks while runs are cached */
-    return room;
+    while (sh->nruns == SHARD_RUNS || sh->bytes + bytes > frg_opt.large_cache_max) {
+        struct frg_span *old = sh->run[0];
+        shard_remove(sh, 0);
+        old->next = *evicted;
+        *evicted = old;
+    }
+    /* under the lock: once unlocked another thread may take it and set
+     * its usable size, which this store must not follow */
+    __atomic_store_n(&s->u.large.usable, 0, __ATOMIC_RELAXED);
+    sh->run[sh->nruns++] = s;
+    __atomic_store_n(&sh->bytes, sh->bytes + bytes, __ATOMIC_RELAXED);
+    sh->used = true;
+    return true;
 }
 
-void frg_large_cache_release(bool all) {
-    struct frg_span *chain = NULL;
-    frg_lock(&cache.lock);
-    if (all || !cache.used) {
-        for (size_t w = 0; w < BIN_WORDS; w++) {
-            for (uint64_t bits = cache.nonempty[w]; bits; bits &= bits - 1) {
-                size_t b = w * 64 + (size_t)__builtin_ctzll(bits);
-                struct frg_span *last = cache.bin[b];
-                while (last->next)
-                    last = last->next;
-                last->next = chain;
-                chain = cache.bin[b];
-                cache.bin[b] = NULL;
-            }
-            cache.nonempty[w] = 0;
-        }
-        __atomic_store_n(&cache.bytes, 0, __ATOMIC_RELAXED);
-    }
-    cache.used = false;
-    frg_unlock(&cache.lock);
+/* Give a chain of runs (linked by next) to the page heap. */
+static void free_chain(struct frg_span *chain) {
     if (!chain)
         return;
     while (chain) {
@@ -148,39 +147,99 @@ void frg_large_cache_release(bool all) {
     frg_pageheap_enforce_budget();
 }
 
-size_t frg_large_cached_bytes(void) { return __atomic_load_n(&cache.bytes, __ATOMIC_RELAXED); }
+void frg_large_cache_release(bool all) {
+    struct frg_span *chain = NULL;
+    for (unsigned i = 0; i < nshards(); i++) {
+        struct shard *sh = &shards[i];
+        if (!__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) &&
+            !__atomic_load_n(&sh->approved, __ATOMIC_RELAXED))
+            continue; /* nothing to give back or reset (`used` may stay set a tick more) */
+        frg_lock(&sh->lock);
+        __atomic_store_n(&sh->approved, 0, __ATOMIC_RELAXED); /* ask the budget afresh */
+        if (all || !sh->used) {
+            while (sh->nruns) {
+                struct frg_span *s = sh->run[sh->nruns - 1];
+                shard_remove(sh, sh->nruns - 1);
+                s->next = chain;
+                chain = s;
+            }
+        }
+        sh->used = false;
+        frg_unlock(&sh->lock);
+    }
+    free_chain(chain);
+}
 
-void frg_large_lock_all(void) { frg_lock(&cache.lock); }
-void frg_large_unlock_all(void) { frg_unlock(&cache.lock); }
-void frg_large_reinit_locks(void) { frg_lock_reinit(&cache.lock); }
+size_t frg_large_cached_bytes(void) {
+    size_t bytes = 0;
+    for (unsigned i = 0; i < nshards(); i++)
+        bytes += __atomic_load_n(&shards[i].bytes, __ATOMIC_RELAXED);
+    return bytes;
+}
+
+void frg_large_lock_all(void) {
+    for (unsigned i = 0; i < NSHARDS; i++)
+        frg_lock(&shards[i].lock);
+}
+void frg_large_unlock_all(void) {
+    for (unsigned i = NSHARDS; i-- > 0;)
+        frg_unlock(&shards[i].lock);
+}
+void frg_large_reinit_locks(void) {
+    for (unsigned i = 0; i < NSHARDS; i++)
+        frg_lock_reinit(&shards[i].lock);
+}
 
 /* ---- allocation -------------------------------------------------------- */
+
+/* Count a large malloc of s on shard sh; lock held.  s's usable size is
+ * set here, under the lock: a cached run stops reading as freed. */
+static void count_malloc_locked(struct shard *sh, struct frg_span *s) {
+    s->u.large.usable = (size_t)s->npages * FRG_PAGE;
+    sh->nmalloc++;
+    sh->live_bytes += s->u.large.usable;
+}
 
 void *frg_large_alloc(size_t size, size_t align, bool zero) {
     size_t npages = (size + FRG_PAGE - 1) / FRG_PAGE;
     size_t align_pages = align > FRG_PAGE ? align / FRG_PAGE : 1;
     bool zeroed = false;
-    struct frg_span *s = align_pages == 1 ? cache_take(npages) : NULL;
+    struct shard *sh = my_shard();
+    struct frg_span *s = NULL;
+    if (align_pages == 1 && __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
+        frg_lock(&sh->lock);
+        if ((s = take_locked(sh, npages)))
+            count_malloc_locked(sh, s);
+        frg_unlock(&sh->lock);
+    }
     if (!s) {
         s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, 0, &zeroed);
         if (!s)
             return NULL;
+        frg_lock(&sh->lock);
+        count_malloc_locked(sh, s);
+        frg_unlock(&sh->lock);
     }
-    s->u.large.usable = (size_t)s->npages * FRG_PAGE;
     if (zero && !zeroed)
         memset((void *)FRG_BASE(s), 0, s->u.large.usable);
-    ADD(live_bytes, s->u.large.usable);
-    ADD(nmalloc, 1);
     return (void *)FRG_BASE(s);
 }
 
 void frg_large_free(struct frg_span *s) {
-    SUB(live_bytes, s->u.large.usable);
-    ADD(nfree, 1);
-    if (cache_put(s))
-        return;
-    frg_pageheap_free(s);
-    frg_pageheap_enforce_budget();
+    struct shard *sh = my_shard();
+    struct frg_span *evicted = NULL;
+    frg_lock(&sh->lock);
+    sh->nfree++;
+    sh->live_bytes -= s->u.large.usable;
+    bool kept = put_locked(sh, s, &evicted);
+    frg_unlock(&sh->lock);
+    if (kept) {
+        frg_purge_notify(); /* the purger ticks while runs are cached */
+    } else {
+        s->next = evicted;
+        evicted = s;
+    }
+    free_chain(evicted);
 }
 
 bool frg_large_resize(struct frg_span *s, size_t size) {
@@ -193,25 +252,38 @@ bool frg_large_resize(struct frg_span *s, size_t size) {
     else if (!frg_pageheap_grow(s, npages))
         return false;
     s->u.large.usable = npages * FRG_PAGE;
-    if (s->u.large.usable > old)
-        ADD(live_bytes, s->u.large.usable - old);
-    else
-        SUB(live_bytes, old - s->u.large.usable);
+    struct shard *sh = my_shard();
+    frg_lock(&sh->lock);
+    sh->live_bytes += s->u.large.usable - old; /* modulo 2^64 */
+    frg_unlock(&sh->lock);
     return true;
 }
 
 void frg_large_stats(struct frg_large_stats *out) {
-    out->live_bytes = __atomic_load_n(&counters.c.live_bytes, __ATOMIC_RELAXED);
-    /* nfree first: every free counted was counted as a malloc before */
-    out->nfree = __atomic_load_n(&counters.c.nfree, __ATOMIC_ACQUIRE);
-    out->nmalloc = __atomic_load_n(&counters.c.nmalloc, __ATOMIC_RELAXED);
-    out->live = (size_t)(out->nmalloc - out->nfree);
-    frg_lock(&cache.lock);
-    out->cached = 0;
-    for (size_t b = 0; b < CACHE_BINS; b++)
-        for (const struct frg_span *s = cache.bin[b]; s; s = s->next)
-            out->cached++;
-    out->cached_bytes = cache.bytes;
-    out->cache_hits = cache.hits;
-    frg_unlock(&cache.lock);
+    uint64_t nfree = 0, nmalloc = 0, hits = 0;
+    size_t live_bytes = 0, cached = 0, cached_bytes = 0;
+    /* nfree first: a free counted was counted as a malloc before it, and
+     * the second pass's locks make that count visible */
+    for (unsigned i = 0; i < NSHARDS; i++) {
+        frg_lock(&shards[i].lock);
+        nfree += shards[i].nfree;
+        frg_unlock(&shards[i].lock);
+    }
+    for (unsigned i = 0; i < NSHARDS; i++) {
+        struct shard *sh = &shards[i];
+        frg_lock(&sh->lock);
+        nmalloc += sh->nmalloc;
+        live_bytes += sh->live_bytes;
+        cached += sh->nruns;
+        cached_bytes += sh->bytes;
+        hits += sh->hits;
+        frg_unlock(&sh->lock);
+    }
+    out->nfree = nfree;
+    out->nmalloc = nmalloc;
+    out->live = (size_t)(nmalloc - nfree);
+    out->live_bytes = live_bytes;
+    out->cached = cached;
+    out->cached_bytes = cached_bytes;
+    out->cache_hits = hits;
 }

@@ -73,6 +73,10 @@ FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
 /* Set up the caches for the chosen mode; returns the mode in force. */
 FRG_HIDDEN int frg_percpu_init(void);
 FRG_HIDDEN unsigned frg_percpu_ncpus(void);
+/* The CPU the caller runs on, below frg_percpu_ncpus() (0 before
+ * initialisation): rseq's cpu_id where the thread has it, else
+ * sched_getcpu(); the thread may have moved on by the time it is used. */
+FRG_HIDDEN unsigned frg_percpu_current_cpu(void);
 /* Caches in use: one per CPU, plus the leases in lease mode. */
 FRG_HIDDEN unsigned frg_percpu_ncaches(void);
 /* Return every cached object of every CPU to the central lists; with

@@ -38,8 +38,6 @@ FRG_HIDDEN extern uint16_t frg_slot_begin[FRG_NCLASSES];
 FRG_INLINE uint16_t load16(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 FRG_INLINE void store16(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
-/* The CPU the caller runs on (a valid cache index). */
-FRG_HIDDEN unsigned frg_percpu_current_cpu(void);
 /* Cache index i is a lease. */
 FRG_INLINE bool frg_is_lease(unsigned i) { return i >= frg_ncpus; }
 

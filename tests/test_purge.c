@@ -93,9 +93,9 @@ static void idle_return(long keep_live) {
      * twice the transfer cache's bound (transfer_max, 4 MiB of free objects
      * kept for reuse until decay_ms, and about as much again for the rest
      * of the slabs they keep in use; measured 6-8 MiB together) + the
-     * large cache (large_cache_max, 1 MiB: within the dirty budget when a
-     * run goes in, but the budget shrinks with the heap; given back after
-     * a tick unused) + 2%.
+     * large cache (large_cache_max, 1 MiB per CPU: within the dirty budget
+     * when a shard last asked, but the budget shrinks with the heap; given
+     * back after a tick unused) + 2%.
      * "At once" allows 300 ms: a free that finds another purge running (the
      * purger's pass) leaves its pages to that purge, which may still be in
      * madvise when the last free returns, or descheduled on a loaded
@@ -103,7 +103,7 @@ static void idle_return(long keep_live) {
      * not enough).  Decay could not be what brings RSS down this soon: it
      * only purges pages left unused for decay_ms (500 ms). */
     long soon = base + keep_live / 1024 + growth / 50 + 4096 + 2 * (long)(frg_opt.transfer_max >> 10) +
-                (long)(frg_opt.large_cache_max >> 10);
+                (long)(frg_opt.large_cache_max >> 10) * (long)frg_percpu_ncpus();
     long soon_waited, rss_now = wait_rss_below(soon, 300, &soon_waited);
     /* decay: within 2 s, down to live + 1% + 1 MiB (metadata, page map) */
     long limit = base + keep_live / 1024 + growth / 100 + 1024;
