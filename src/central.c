@@ -499,6 +499,10 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
                 }
                 s = NULL;
                 put = false;
+                if (t == &frg_span_freed) { /* its slab went back to the page heap */
+                    frg_report_misuse("double free", p);
+                    continue;
+                }
                 /* a slab page without the flag was given back: every
                  * object on it is free, and frg_slab_put says so */
                 if (frg_pm_class(entry[j]) != cls ||

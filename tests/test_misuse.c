@@ -98,6 +98,21 @@ static void double_free_huge(void) {
     frg_free(p);
 }
 
+/* A use after free wipes the key of a cached object, which is then freed
+ * again: both copies reach the central list in one flush, with an object
+ * of another slab between them.  The first copy empties its slab (one
+ * object per slab), which goes to the page heap when the flush moves on
+ * (no dirty budget to stash it); the second then points into freed pages. */
+static void double_free_flushed_released(void) {
+    char *p = frg_malloc(16384), *q = frg_malloc(16384);
+    frg_free(p);
+    frg_free(q);
+    memset(p + 8, 0, 8);
+    announce(p);
+    frg_free(p);
+    frg_percpu_drain_all(false);
+}
+
 static void free_stack(void) {
     int x;
     announce(&x);
@@ -256,6 +271,8 @@ static const struct scenario scenarios[] = {
     {"realloc_freed_large", realloc_freed_large, "use-after-free realloc"},
     {"usable_size_freed_large", usable_size_freed_large, "use-after-free malloc_usable_size"},
     {"double_free_huge", double_free_huge, "double free"},
+    {"double_free_flushed_released", double_free_flushed_released, "double free",
+     "transfer_max:0,dirty_min:0,dirty_ratio:0"},
     {"free_stack", free_stack, "invalid free"},
     {"free_global", free_global, "invalid free"},
     {"free_interior_small", free_interior_small, "interior free"},
