@@ -47,9 +47,9 @@ struct shard {
     unsigned nruns;
     bool used;           /* taken from or added to since the purger looked */
     size_t bytes;        /* cached; also read without the lock (atomic stores) */
-    /* Bytes the dirty budget agreed to since the purger last looked: a put
-     * that keeps the shard at or below it does not ask again (atomic
-     * stores; the purger's tick resets it). */
+    /* Bytes the dirty budget agreed this shard may hold, at least `bytes`:
+     * a put that keeps the shard at or below it does not ask again.  The
+     * purger's tick lowers it to what the shard holds (atomic stores). */
     size_t approved;
     struct frg_span *run[SHARD_RUNS];
     /* The large calls made on this CPU, counted under the lock (it is
@@ -62,6 +62,20 @@ struct shard {
 static struct shard shards[NSHARDS] = {
     [0 ... NSHARDS - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_LARGE_CACHE)},
 };
+
+/* Sum of the shards' `approved`: an upper bound on the bytes cached, for
+ * the dirty budget's arithmetic, read in one load however many CPUs there
+ * are.  It changes when a shard asks the budget or the purger looks,
+ * not at every put, so its line is seldom written. */
+static struct {
+    size_t bytes;
+} FRG_ALIGNED(FRG_CACHELINE) approved_total;
+
+/* Set shard sh's approval (lock held). */
+static void set_approved(struct shard *sh, size_t bytes) {
+    __atomic_fetch_add(&approved_total.bytes, bytes - sh->approved, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->approved, bytes, __ATOMIC_RELAXED);
+}
 
 static struct shard *my_shard(void) { return &shards[frg_percpu_current_cpu() % NSHARDS]; }
 
@@ -108,16 +122,15 @@ static bool put_locked(struct shard *sh, struct frg_span *s, struct frg_span **e
         return false;
     /* The dirty budget holds the page heap's dirty pages, the central
      * lists' stashed slabs and these runs together.  It is asked when the
-     * shard would hold more than it approved since the purger's last tick
-     * (a loop that frees and takes back the same runs asks once a tick:
-     * the question reads every shard's line), under the lock, so that puts
+     * shard would hold more than it was approved (a loop that frees and
+     * takes back the same runs asks about once a tick), under the lock, so that puts
      * on one CPU cannot all pass it.  Puts on several CPUs at once may
      * each pass it: the budget is overrun by at most one run per CPU,
      * until the next purge. */
     if (sh->bytes + bytes > sh->approved) {
         if (frg_purge_keep_room() < (int64_t)bytes)
             return false;
-        __atomic_store_n(&sh->approved, sh->bytes + bytes, __ATOMIC_RELAXED);
+        set_approved(sh, sh->bytes + bytes);
     }
     while (sh->nruns == SHARD_RUNS || sh->bytes + bytes > frg_opt.large_cache_max) {
         struct frg_span *old = sh->run[0];
@@ -155,7 +168,6 @@ void frg_large_cache_release(bool all) {
             !__atomic_load_n(&sh->approved, __ATOMIC_RELAXED))
             continue; /* nothing to give back or reset (`used` may stay set a tick more) */
         frg_lock(&sh->lock);
-        __atomic_store_n(&sh->approved, 0, __ATOMIC_RELAXED); /* ask the budget afresh */
         if (all || !sh->used) {
             while (sh->nruns) {
                 struct frg_span *s = sh->run[sh->nruns - 1];
@@ -164,6 +176,7 @@ void frg_large_cache_release(bool all) {
                 chain = s;
             }
         }
+        set_approved(sh, sh->bytes); /* growing asks the budget afresh */
         sh->used = false;
         frg_unlock(&sh->lock);
     }
@@ -171,10 +184,7 @@ void frg_large_cache_release(bool all) {
 }
 
 size_t frg_large_cached_bytes(void) {
-    size_t bytes = 0;
-    for (unsigned i = 0; i < nshards(); i++)
-        bytes += __atomic_load_n(&shards[i].bytes, __ATOMIC_RELAXED);
-    return bytes;
+    return __atomic_load_n(&approved_total.bytes, __ATOMIC_RELAXED);
 }
 
 void frg_large_lock_all(void) {

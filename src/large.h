@@ -30,7 +30,8 @@ FRG_HIDDEN void frg_large_stats(struct frg_large_stats *out);
  * then counts): all of them, or (all == false, the purger's tick) all if
  * the cache was not used since the previous call. */
 FRG_HIDDEN void frg_large_cache_release(bool all);
-/* Bytes of cached runs (a hint, read without the lock). */
+/* Bytes of cached runs, or a little more (what the dirty budget approved
+ * for them since the purger's last tick); read without a lock. */
 FRG_HIDDEN size_t frg_large_cached_bytes(void);
 FRG_HIDDEN void frg_large_lock_all(void);
 FRG_HIDDEN void frg_large_unlock_all(void);

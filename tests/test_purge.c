@@ -26,10 +26,14 @@
  *    page back into use, and the pages come back into use when the class
  *    allocates again;
  *  - large_cache_idle: a freed large run kept for reuse goes back when the
- *    process stays idle.
+ *    process stays idle;
+ *  - large_cache_bounds / large_cache_no_budget: a CPU's shard of the run
+ *    cache keeps at most 8 runs and large_cache_max bytes, none without
+ *    a dirty budget.
  */
 #include "testutil.h"
 
+#include <sched.h>
 #include <time.h>
 
 #include "central.h"
@@ -402,6 +406,47 @@ static void large_cache_idle(void) {
 
 static void s_offload(void) { eager_burst(true); }
 static void s_no_offload(void) { eager_burst(false); }
+/* The run cache's bounds: one CPU's shard keeps at most 8 runs and
+ * large_cache_max bytes (oldest out first), and none at all when the dirty
+ * budget has no room.  The thread stays on one CPU so that every free
+ * lands in one shard. */
+static void large_cache_bounds(void) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    if (sched_setaffinity(0, sizeof one, &one))
+        TU_FAIL("cannot pin to CPU 0\n");
+    void *p[10];
+    struct frg_stats st;
+    size_t small = 100 << 10, big = 300 << 10; /* 25 and 75 pages */
+    for (int i = 0; i < 10; i++)
+        p[i] = frg_malloc(small);
+    for (int i = 0; i < 10; i++)
+        frg_free(p[i]);
+    frg_stats_collect(&st);
+    bool budget = frg_opt.dirty_min > 0;
+    size_t want = budget ? 8 : 0;
+    printf("%zu B runs: %zu cached, %zu bytes\n", small, st.large_cached_count, st.large_cached_bytes);
+    if (st.large_cached_count != want || st.large_cached_bytes != want * small)
+        TU_FAIL("cached %zu runs, %zu bytes; expected %zu runs\n", st.large_cached_count,
+                st.large_cached_bytes, want);
+    frg_malloc_trim(0); /* empties the cache, and drops the budget's boost */
+    for (int i = 0; i < 5; i++)
+        p[i] = frg_malloc(big);
+    for (int i = 0; i < 5; i++)
+        frg_free(p[i]);
+    frg_stats_collect(&st);
+    printf("%zu B runs: %zu cached, %zu bytes\n", big, st.large_cached_count, st.large_cached_bytes);
+    /* (without a budget of its own the heap still gains a boost here: the
+     * pages malloc_trim purged came straight back) */
+    if (st.large_cached_bytes > frg_opt.large_cache_max || (budget && st.large_cached_count != 3))
+        TU_FAIL("cached %zu runs, %zu bytes (bound %zu)\n", st.large_cached_count,
+                st.large_cached_bytes, frg_opt.large_cache_max);
+    if (!frg_pageheap_validate())
+        TU_FAIL("page heap inconsistent\n");
+    TU_PASS();
+}
+
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
@@ -421,6 +466,8 @@ static const struct tu_scenario scenarios[] = {
     {"slab_pages_trim", "background:false,misuse:report", s_slab_trim},
     {"slab_pages_idle", "", s_slab_idle},
     {"large_cache_idle", "", large_cache_idle},
+    {"large_cache_bounds", "background:false", large_cache_bounds},
+    {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0", large_cache_bounds},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
