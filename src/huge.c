@@ -44,7 +44,7 @@ static void destroy(struct frg_span *s, bool registered) {
     if (registered)
         frg_pagemap_set(FRG_BASE(s), 1, NULL);
     frg_os_unmap((void *)FRG_BASE(s), s->u.huge.map_size);
-    frg_pool_free(&frg_span_pool, s);
+    frg_pool_free(&frg_run_span_pool, s);
 }
 
 /* Grow the mapping of s to `size` bytes, keeping its contents: in place
@@ -138,14 +138,14 @@ void *frg_huge_alloc(size_t size, size_t align, bool zero) {
         if (zero)
             memset((void *)FRG_BASE(s), 0, usable);
     } else {
-        s = frg_pool_alloc(&frg_span_pool);
+        s = frg_pool_alloc(&frg_run_span_pool);
         if (!s) {
             errno = ENOMEM;
             return NULL;
         }
         void *p = frg_os_map_aligned(usable, align, FRG_MAP_HUGE);
         if (!p) {
-            frg_pool_free(&frg_span_pool, s);
+            frg_pool_free(&frg_run_span_pool, s);
             errno = ENOMEM;
             return NULL;
         }

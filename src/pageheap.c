@@ -300,6 +300,10 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
  * where each eight of its pages used to cost a page-map line, written
  * under the heap lock.  Every other page of a chunk maps to NULL (never
  * used) or frg_span_freed. */
+static struct frg_pool *span_pool(unsigned kind) {
+    return kind == FRG_SPAN_SLAB ? &frg_span_pool : &frg_run_span_pool;
+}
+
 static size_t mapped_pages(const struct frg_span *span) {
     return span->kind == FRG_SPAN_SLAB ? span->npages : 1;
 }
@@ -310,7 +314,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     FRG_ASSERT(npages >= 1 && npages <= FRG_CHUNK_PAGES);
     if (align_pages < 1)
         align_pages = 1;
-    struct frg_span *span = frg_pool_alloc(&frg_span_pool);
+    struct frg_span *span = frg_pool_alloc(span_pool(kind));
     if (!span) {
         errno = ENOMEM;
         return NULL;
@@ -320,7 +324,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     struct frg_chunk *chunk = place_run(npages, align_pages, &first);
     if (!chunk) {
         frg_unlock(&frg_heap.lock);
-        frg_pool_free(&frg_span_pool, span);
+        frg_pool_free(span_pool(kind), span);
         errno = ENOMEM;
         return NULL;
     }
@@ -360,7 +364,7 @@ static void free_span(struct frg_span *span, bool purged) {
     }
     __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (span->npages), __ATOMIC_RELAXED);
     frg_unlock(&frg_heap.lock);
-    frg_pool_free(&frg_span_pool, span);
+    frg_pool_free(span_pool(span->kind), span);
 }
 
 void frg_pageheap_free(struct frg_span *span) { free_span(span, false); }

@@ -1,7 +1,7 @@
 /*
  * pool.c - descriptor pools with page-level purging.
  *
- * Owns: frg_span_pool, frg_chunk_pool and their blocks.  A block is 64 KiB
+ * Owns: frg_span_pool, frg_run_span_pool, frg_chunk_pool and their blocks.  A block is 64 KiB
  * aligned; its header (first bytes of page 0) keeps, per page, the free
  * count, a free-list head and a bump index, so a purged page can be reused
  * without reading it.  Free slots of a page link through their first two
@@ -33,9 +33,20 @@ struct frg_pool_block {
     uint16_t page_bump[BLOCK_PAGES];
 };
 
-#define HEADER_SIZE frg_align_up(sizeof(struct frg_pool_block), 16)
+/* cache-line aligned, so that the slots of a pool whose objects are whole
+ * lines (frg_run_span_pool) each have their own */
+#define HEADER_SIZE frg_align_up(sizeof(struct frg_pool_block), FRG_CACHELINE)
+
+/* A large or huge span's descriptor, in lines of its own: its owner writes
+ * it at every malloc and free of the block (its usable size), and two
+ * threads' blocks must not share a line.  Slab descriptors are written
+ * under their class's lock, not at every call, and stay 80 bytes. */
+struct frg_run_span {
+    struct frg_span span;
+} FRG_ALIGNED(FRG_CACHELINE);
 
 struct frg_pool frg_span_pool = FRG_POOL_INIT(struct frg_span);
+struct frg_pool frg_run_span_pool = FRG_POOL_INIT(struct frg_run_span);
 struct frg_pool frg_chunk_pool = FRG_POOL_INIT(struct frg_chunk);
 
 static uintptr_t page_start(uintptr_t block, unsigned p) {
@@ -194,19 +205,30 @@ size_t frg_pool_resident(struct frg_pool *pool) {
     return bytes;
 }
 
+static struct frg_pool *const pools[] = {&frg_span_pool, &frg_run_span_pool, &frg_chunk_pool};
+#define NPOOLS (sizeof pools / sizeof pools[0])
+
 void frg_pools_lock_all(void) {
-    frg_lock(&frg_span_pool.lock);
-    frg_lock(&frg_chunk_pool.lock);
+    for (size_t i = 0; i < NPOOLS; i++)
+        frg_lock(&pools[i]->lock);
 }
 void frg_pools_unlock_all(void) {
-    frg_unlock(&frg_chunk_pool.lock);
-    frg_unlock(&frg_span_pool.lock);
+    for (size_t i = NPOOLS; i-- > 0;)
+        frg_unlock(&pools[i]->lock);
 }
 void frg_pools_reinit_locks(void) {
-    frg_lock_reinit(&frg_span_pool.lock);
-    frg_lock_reinit(&frg_chunk_pool.lock);
+    for (size_t i = 0; i < NPOOLS; i++)
+        frg_lock_reinit(&pools[i]->lock);
 }
-size_t frg_pools_purge(void) { return frg_pool_purge(&frg_span_pool) + frg_pool_purge(&frg_chunk_pool); }
+size_t frg_pools_purge(void) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < NPOOLS; i++)
+        bytes += frg_pool_purge(pools[i]);
+    return bytes;
+}
 size_t frg_pools_resident(void) {
-    return frg_pool_resident(&frg_span_pool) + frg_pool_resident(&frg_chunk_pool);
+    size_t bytes = 0;
+    for (size_t i = 0; i < NPOOLS; i++)
+        bytes += frg_pool_resident(pools[i]);
+    return bytes;
 }

@@ -36,7 +36,8 @@ FRG_HIDDEN size_t frg_pool_purge(struct frg_pool *pool);
 /* Bytes of the pool's blocks that may be resident. */
 FRG_HIDDEN size_t frg_pool_resident(struct frg_pool *pool);
 
-FRG_HIDDEN extern struct frg_pool frg_span_pool;
+FRG_HIDDEN extern struct frg_pool frg_span_pool;     /* slabs' descriptors */
+FRG_HIDDEN extern struct frg_pool frg_run_span_pool; /* large and huge: a line pair each */
 FRG_HIDDEN extern struct frg_pool frg_chunk_pool;
 
 FRG_HIDDEN void frg_pools_lock_all(void);
