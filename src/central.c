@@ -247,7 +247,7 @@ static size_t purge_stash(struct frg_central *c) {
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
     if (c->stash) { /* an empty slab kept for reuse: already formatted */
         struct frg_span *s = stash_pop(c);
-        c->stash_used_ns = frg_os_now_ns();
+        c->stash_used = true; /* no clock read here: the purger dates it */
         c->nslabs++;
         return s;
     }
@@ -300,13 +300,14 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
     /* The budget shrinks as the heap does: while it is overrun, this
      * class's stash gives back what it holds (other classes do the same on
      * their next release; the purger takes the rest after decay_ms). */
-    while (c->stash && frg_purge_keep_room() < 0) {
+    int64_t room = frg_purge_keep_room(); /* moving a slab to the heap leaves it as it is */
+    while (c->stash && room < 0) {
         c->slabs_released++;
         frg_pageheap_free(stash_pop(c));
     }
-    if (frg_purge_keep_room() >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
+    if (room >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
         if (!c->stash)
-            c->stash_used_ns = frg_os_now_ns(); /* the decay clock starts now */
+            c->stash_used = true; /* the decay clock starts at the purger's next look */
         s->next = c->stash;
         c->stash = s;
         __atomic_store_n(&c->nstash, c->nstash + 1, __ATOMIC_RELAXED);
@@ -318,13 +319,17 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
     frg_pageheap_free(s);
 }
 
-size_t frg_central_release_stash(uint64_t unused_since_ns) {
+size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns) {
     size_t bytes = 0;
     for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
         struct frg_central *c = &frg_central[cls];
         if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
             continue;
         frg_lock(&c->lock);
+        if (c->stash_used) {
+            c->stash_used = false;
+            c->stash_used_ns = now_ns;
+        }
         if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns)
             bytes += purge_stash(c); /* idle for a decay period: purge now */
         frg_unlock(&c->lock);

@@ -30,7 +30,9 @@ struct frg_central {
     size_t heap_len, heap_cap;
     struct frg_span *stash;  /* empty slabs kept for reuse (linked by next) */
     size_t nstash;
-    uint64_t stash_used_ns;  /* last time a stashed slab was reused */
+    bool stash_used;         /* a slab stashed into an empty stash or reused
+                              * since the purger last looked */
+    uint64_t stash_used_ns;  /* purger's clock: when it last saw stash_used */
     size_t nslabs;     /* slabs of this class */
     size_t objs_out;   /* objects outside their slabs (live or cached) */
     uint64_t nmalloc;  /* objects taken out of slabs, ever */
@@ -53,9 +55,9 @@ FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n
 FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
 
 /* Give stashed empty slabs back to the page heap: those of classes that
- * have not reused one since `unused_since_ns` (UINT64_MAX: all).  Returns
- * bytes released. */
-FRG_HIDDEN size_t frg_central_release_stash(uint64_t unused_since_ns);
+ * have not reused one since `unused_since_ns` (UINT64_MAX: all), as the
+ * purger saw at its ticks, the last at `now_ns`.  Returns bytes released. */
+FRG_HIDDEN size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns);
 /* Bytes of empty slabs kept for reuse, all classes. */
 FRG_HIDDEN size_t frg_central_stash_bytes(void);
 /* Give back the pages of partial slabs on which every object is free

@@ -149,7 +149,7 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         before = UINT64_MAX;
         frg_transfer_drain(FRG_NCLASSES);
     }
-    size_t bytes = frg_central_release_stash(before); /* unused for decay_ms: purged */
+    size_t bytes = frg_central_release_stash(now_ns, before); /* unused for decay_ms: purged */
     /* free pages inside partial slabs: of classes quiet for a tick */
     bytes += frg_central_purge_free_pages(before == UINT64_MAX);
     /* cached large runs unused for a tick go back to the page heap, as
@@ -171,7 +171,7 @@ size_t frg_purge_all(void) {
     frg_lock(&purge_lock.lock);
     frg_percpu_drain_all(true);
     frg_transfer_drain(FRG_NCLASSES);
-    size_t bytes = frg_central_release_stash(UINT64_MAX);
+    size_t bytes = frg_central_release_stash(frg_os_now_ns(), UINT64_MAX);
     bytes += frg_central_purge_free_pages(true);
     frg_large_cache_release(true);
     bytes += frg_pageheap_purge(UINT64_MAX);
