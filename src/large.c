@@ -52,6 +52,7 @@ struct shard {
      * purger's tick lowers it to what the shard holds (atomic stores). */
     size_t approved;
     struct frg_span *run[SHARD_RUNS];
+    uint32_t npages[SHARD_RUNS]; /* run[i]'s, so a take reads no descriptor */
     /* The large calls made on this CPU, counted under the lock (it is
      * taken anyway; atomic adds would cost as much again).  A free may
      * count on another CPU than its malloc: only the sums mean something. */
@@ -85,32 +86,39 @@ static unsigned nshards(void) {
     return n == 0 ? 1 : n < NSHARDS ? n : NSHARDS;
 }
 
+/* Take run i off shard sh, keeping the others oldest first (a loop: the
+ * common take is the newest run, which moves nothing). */
 static void shard_remove(struct shard *sh, unsigned i) {
-    struct frg_span *s = sh->run[i];
-    memmove(&sh->run[i], &sh->run[i + 1], (sh->nruns - i - 1) * sizeof sh->run[0]);
+    size_t bytes = (size_t)sh->npages[i] * FRG_PAGE;
+    for (; i + 1 < sh->nruns; i++) {
+        sh->run[i] = sh->run[i + 1];
+        sh->npages[i] = sh->npages[i + 1];
+    }
     sh->nruns--;
-    __atomic_store_n(&sh->bytes, sh->bytes - (size_t)s->npages * FRG_PAGE, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->bytes, sh->bytes - bytes, __ATOMIC_RELAXED);
 }
 
 /* A cached run of npages up to npages + npages/8 pages off shard sh (the
  * smallest; the newest of equals), or NULL.  Lock held. */
 static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     size_t limit = npages + npages / 8;
-    struct frg_span *best = NULL;
-    unsigned at = 0;
+    unsigned at = SHARD_RUNS, best = 0;
     for (unsigned i = sh->nruns; i-- > 0;) {
-        struct frg_span *s = sh->run[i];
-        if (s->npages >= npages && s->npages <= limit && (!best || s->npages < best->npages)) {
-            best = s;
+        unsigned n = sh->npages[i];
+        if (n >= npages && n <= limit && (at == SHARD_RUNS || n < best)) {
             at = i;
+            best = n;
+            if (n == npages)
+                break; /* none fits better */
         }
     }
-    if (best) {
-        shard_remove(sh, at);
-        sh->hits++;
-        sh->used = true;
-    }
-    return best;
+    if (at == SHARD_RUNS)
+        return NULL;
+    struct frg_span *s = sh->run[at];
+    shard_remove(sh, at);
+    sh->hits++;
+    sh->used = true;
+    return s;
 }
 
 /* Keep the freed run s in shard sh if the bounds allow, making room by
@@ -141,7 +149,8 @@ static bool put_locked(struct shard *sh, struct frg_span *s, struct frg_span **e
     /* under the lock: once unlocked another thread may take it and set
      * its usable size, which this store must not follow */
     __atomic_store_n(&s->u.large.usable, 0, __ATOMIC_RELAXED);
-    sh->run[sh->nruns++] = s;
+    sh->run[sh->nruns] = s;
+    sh->npages[sh->nruns++] = s->npages;
     __atomic_store_n(&sh->bytes, sh->bytes + bytes, __ATOMIC_RELAXED);
     sh->used = true;
     return true;
