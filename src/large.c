@@ -9,7 +9,8 @@
  * up to SHARD_RUNS runs and `large_cache_max` bytes a shard, oldest given
  * to the page heap first, and while the dirty budget has room (the page
  * heap's dirty pages and central.c's stashed slabs counted first).  A
- * request of n pages on that CPU takes a cached run of n to n + n/8 pages.
+ * request of n pages takes a cached run of n to n + n/8 pages from its
+ * CPU's shard, else from another CPU's (steal).
  * So a program that allocates and frees a 128 KiB buffer in a loop costs
  * no page-heap work and writes no page-map entry (a page-map line also
  * holds the entries of neighbouring slabs, which other CPUs' frees read),
@@ -119,6 +120,27 @@ static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     sh->hits++;
     sh->used = true;
     return s;
+}
+
+/* A run for a request of npages that this CPU's shard could not serve,
+ * from another CPU's: a buffer allocated on one thread and freed on
+ * another (a producer and a consumer) is cached where it was freed.  Up
+ * to STEAL_SHARDS shards after `mine` are tried, skipping empty ones
+ * without a lock and busy ones (trylock): a miss costs a page-heap
+ * allocation, far more than a few reads. */
+#define STEAL_SHARDS 8
+static struct frg_span *steal(const struct shard *mine, size_t npages) {
+    unsigned n = nshards(), at = (unsigned)(mine - shards);
+    for (unsigned k = 1; k < n && k <= STEAL_SHARDS; k++) {
+        struct shard *sh = &shards[(at + k) % n];
+        if (!__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) || !frg_trylock(&sh->lock))
+            continue;
+        struct frg_span *s = take_locked(sh, npages);
+        frg_unlock(&sh->lock);
+        if (s)
+            return s;
+    }
+    return NULL;
 }
 
 /* Keep the freed run s in shard sh if the bounds allow, making room by
@@ -232,8 +254,8 @@ void *frg_large_alloc(size_t size, size_t align, bool zero) {
         frg_unlock(&sh->lock);
     }
     if (!s) {
-        s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, 0, &zeroed);
-        if (!s)
+        if (!(align_pages == 1 && (s = steal(sh, npages))) &&
+            !(s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, 0, &zeroed)))
             return NULL;
         frg_lock(&sh->lock);
         count_malloc_locked(sh, s);

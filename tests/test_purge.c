@@ -29,7 +29,9 @@
  *    process stays idle;
  *  - large_cache_bounds / large_cache_no_budget: a CPU's shard of the run
  *    cache keeps at most 8 runs and large_cache_max bytes, none without
- *    a dirty budget.
+ *    a dirty budget;
+ *  - large_cache_steal: a run freed on one CPU is reused by an allocation
+ *    on another.
  */
 #include "testutil.h"
 
@@ -406,16 +408,20 @@ static void large_cache_idle(void) {
 
 static void s_offload(void) { eager_burst(true); }
 static void s_no_offload(void) { eager_burst(false); }
+static void pin(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one))
+        TU_FAIL("cannot pin to CPU %d\n", cpu);
+}
+
 /* The run cache's bounds: one CPU's shard keeps at most 8 runs and
  * large_cache_max bytes (oldest out first), and none at all when the dirty
  * budget has no room.  The thread stays on one CPU so that every free
  * lands in one shard. */
 static void large_cache_bounds(void) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    if (sched_setaffinity(0, sizeof one, &one))
-        TU_FAIL("cannot pin to CPU 0\n");
+    pin(0);
     void *p[10];
     struct frg_stats st;
     size_t small = 100 << 10, big = 300 << 10; /* 25 and 75 pages */
@@ -447,6 +453,31 @@ static void large_cache_bounds(void) {
     TU_PASS();
 }
 
+/* A block freed on one CPU is cached in that CPU's shard; an allocation on
+ * another CPU takes it from there (a producer and a consumer). */
+static void large_cache_steal(void) {
+    if (frg_percpu_ncpus() < 2) {
+        printf("one CPU: nothing to take from another\n");
+        TU_PASS();
+    }
+    struct frg_stats st;
+    pin(0);
+    char *p = frg_malloc(512 << 10);
+    pin(1);
+    frg_free(p); /* into CPU 1's shard */
+    pin(0);
+    frg_stats_collect(&st);
+    uint64_t hits = st.large_cache_hits;
+    char *q = frg_malloc(512 << 10);
+    frg_stats_collect(&st);
+    printf("freed on CPU 1 %p, allocated on CPU 0 %p, cache hits +%llu\n", (void *)p, (void *)q,
+           (unsigned long long)(st.large_cache_hits - hits));
+    if (q != p || st.large_cache_hits != hits + 1)
+        TU_FAIL("the run cached on CPU 1 was not reused on CPU 0\n");
+    frg_free(q);
+    TU_PASS();
+}
+
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
@@ -468,6 +499,7 @@ static const struct tu_scenario scenarios[] = {
     {"large_cache_idle", "", large_cache_idle},
     {"large_cache_bounds", "background:false", large_cache_bounds},
     {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0", large_cache_bounds},
+    {"large_cache_steal", "background:false", large_cache_steal},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
