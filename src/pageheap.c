@@ -292,6 +292,12 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
     return chunk_new();
 }
 
+/* Where a span's descriptor comes from: large runs' descriptors have
+ * lines of their own (pool.c, frg_run_span_pool). */
+static struct frg_pool *span_pool(unsigned kind) {
+    return kind == FRG_SPAN_SLAB ? &frg_span_pool : &frg_run_span_pool;
+}
+
 /* The pages of a span that carry its page-map entry: every page of a slab
  * (free() finds an object's slab from its own page), only the first of a
  * large run (free, realloc and malloc_usable_size take its base; an
@@ -300,10 +306,6 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
  * where each eight of its pages used to cost a page-map line, written
  * under the heap lock.  Every other page of a chunk maps to NULL (never
  * used) or frg_span_freed. */
-static struct frg_pool *span_pool(unsigned kind) {
-    return kind == FRG_SPAN_SLAB ? &frg_span_pool : &frg_run_span_pool;
-}
-
 static size_t mapped_pages(const struct frg_span *span) {
     return span->kind == FRG_SPAN_SLAB ? span->npages : 1;
 }
