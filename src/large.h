@@ -27,8 +27,8 @@ struct frg_large_stats {
 FRG_HIDDEN void frg_large_stats(struct frg_large_stats *out);
 
 /* Give cached runs back to the page heap (as dirty pages, which its purge
- * then counts): all of them, or (all == false, the purger's tick) all if
- * the cache was not used since the previous call. */
+ * then counts): all of them, or (all == false, the purger's tick) those of
+ * each CPU's shard that was not used since the previous call. */
 FRG_HIDDEN void frg_large_cache_release(bool all);
 /* Bytes of cached runs, or a little more (what the dirty budget approved
  * for them since the purger's last tick); read without a lock. */

@@ -384,7 +384,7 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     if (ok) {
         frg_heap_take_pages(c, end, new_end - end);
         __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
-        span->npages = (uint32_t)new_npages;
+        __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED); /* see large_holding */
     }
     frg_unlock(&frg_heap.lock);
     return ok;
@@ -395,7 +395,7 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
     frg_lock(&frg_heap.lock);
-    span->npages = (uint32_t)new_npages;
+    __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED); /* see large_holding */
     frg_heap_give_pages(c, first + new_npages, cut, true);
     __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (cut), __ATOMIC_RELAXED);
     frg_unlock(&frg_heap.lock);
@@ -476,6 +476,8 @@ bool frg_pageheap_validate(void) {
             if (large) { /* a large run maps its first page only */
                 if (!unmapped)
                     ok = fail("page inside a large run mapped", a);
+                if (!frg_bm_get(c->used, p))
+                    ok = fail("page inside a large run not used", a);
             } else if (frg_bm_get(c->used, p)) {
                 if (c->purging)
                     continue; /* detached runs are marked used but not mapped */
