@@ -5,10 +5,15 @@
  * 2-CPU machine the total throughput should stay flat from T=2 upwards;
  * an allocator whose per-thread state or locks do not scale drops.
  *
- * Usage: scaling [threads=T] [ops=N] [ws=256] [min=16] [max=256] [seed=X]
+ * Usage: scaling [threads=T] [ops=N] [ws=256] [min=16] [max=256] [ends=0]
+ *                [seed=X]
  *   ops   total malloc+free pairs, split evenly among threads (default 40M)
  *   ws    live objects per thread (default 256)
  *   sizes uniform in [min, max] bytes
+ *   ends  1: also write the last byte of each new object, as a program
+ *         filling a buffer would (bench/throughput's bigblocks group runs
+ *         64 KiB-512 KiB blocks so: an allocator that gave their pages
+ *         back faults them in again)
  * Output: RESULT bench=scaling threads=T ops=N secs=S mops=X
  *   mops = million malloc+free pairs per second, all threads together.
  *
@@ -23,6 +28,7 @@
 
 static long ops_per_thread;
 static size_t ws, min_size, max_size;
+static int ends;
 static uint64_t seed;
 static pthread_barrier_t start;
 
@@ -46,9 +52,12 @@ static void *work(void *arg) {
         tp_opaque(old);
         sum += old[0];
         free(old);
-        char *p = malloc(tp_rng_range(&rng, min_size, max_size));
+        size_t size = tp_rng_range(&rng, min_size, max_size);
+        char *p = malloc(size);
         tp_opaque(p);
         p[0] = (char)n;
+        if (ends)
+            p[size - 1] = (char)n;
         slot[i] = p;
     }
     tp_span_mark();
@@ -64,6 +73,7 @@ int main(int argc, char **argv) {
     ws = (size_t)tp_arg(argc, argv, "ws", 256);
     min_size = (size_t)tp_arg(argc, argv, "min", 16);
     max_size = (size_t)tp_arg(argc, argv, "max", 256);
+    ends = tp_arg(argc, argv, "ends", 0) != 0;
     seed = (uint64_t)tp_arg(argc, argv, "seed", 777);
     if (threads < 1 || threads > 4096 || ops < threads || ws < 1 || min_size < 1 ||
         max_size < min_size) {
