@@ -586,14 +586,11 @@ bool frg_central_validate(void) {
 }
 
 void frg_central_lock_all(void) {
-    for (unsigned i = 0; i < FRG_NCLASSES; i++)
-        frg_lock(&frg_central[i].lock);
+    frg_lock_each(FRG_LOCK_ARRAY(frg_central, FRG_NCLASSES, lock));
 }
 void frg_central_unlock_all(void) {
-    for (unsigned i = FRG_NCLASSES; i-- > 0;)
-        frg_unlock(&frg_central[i].lock);
+    frg_unlock_each(FRG_LOCK_ARRAY(frg_central, FRG_NCLASSES, lock));
 }
 void frg_central_reinit_locks(void) {
-    for (unsigned i = 0; i < FRG_NCLASSES; i++)
-        frg_lock_reinit(&frg_central[i].lock);
+    frg_lock_reinit_each(FRG_LOCK_ARRAY(frg_central, FRG_NCLASSES, lock));
 }

@@ -23,8 +23,8 @@
  * Locking: shards[i].lock (rank LARGE_CACHE) guards shard i's runs and
  * counters; no other lock is taken under it, and a thread holds one shard
  * lock at a time (fork's prepare handler excepted).  The page heap locks
- * itself.  A large span belongs to the caller that
- * holds the pointer, so resizing needs no lock of its own.
+ * itself.  A large span belongs to the caller that holds the pointer, so
+ * resizing needs no lock of its own.
  */
 #include "large.h"
 
@@ -80,6 +80,8 @@ static struct {
 
 /* Set shard sh's approval (lock held). */
 static void set_approved(struct shard *sh, size_t bytes) {
+    if (bytes == sh->approved)
+        return; /* the purger's tick on a steady shard writes nothing shared */
     __atomic_fetch_add(&approved_total.bytes, bytes - sh->approved, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->approved, bytes, __ATOMIC_RELAXED);
 }
@@ -158,8 +160,8 @@ static bool put_locked(struct shard *sh, struct frg_span *s, struct frg_span **e
     /* The dirty budget holds the page heap's dirty pages, the central
      * lists' stashed slabs and these runs together.  It is asked when the
      * shard would hold more than it was approved (a loop that frees and
-     * takes back the same runs asks about once a tick), under the lock, so that puts
-     * on one CPU cannot all pass it.  Puts on several CPUs at once may
+     * takes back the same runs asks about once a tick), under the lock, so
+     * that puts on one CPU cannot all pass it.  Puts on several CPUs at once may
      * each pass it: the budget is overrun by at most one run per CPU,
      * until the next purge. */
     unsigned drop = 0; /* the oldest runs that make room for s */
@@ -227,18 +229,9 @@ size_t frg_large_cached_bytes(void) {
     return __atomic_load_n(&approved_total.bytes, __ATOMIC_RELAXED);
 }
 
-void frg_large_lock_all(void) {
-    for (unsigned i = 0; i < NSHARDS; i++)
-        frg_lock(&shards[i].lock);
-}
-void frg_large_unlock_all(void) {
-    for (unsigned i = NSHARDS; i-- > 0;)
-        frg_unlock(&shards[i].lock);
-}
-void frg_large_reinit_locks(void) {
-    for (unsigned i = 0; i < NSHARDS; i++)
-        frg_lock_reinit(&shards[i].lock);
-}
+void frg_large_lock_all(void) { frg_lock_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
+void frg_large_unlock_all(void) { frg_unlock_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
+void frg_large_reinit_locks(void) { frg_lock_reinit_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
 
 /* ---- allocation -------------------------------------------------------- */
 

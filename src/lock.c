@@ -42,6 +42,22 @@ void frg_unlock_wake(frg_lock_t *l) {
     errno = saved;
 }
 
+static frg_lock_t *nth(frg_lock_t *first, size_t i, size_t stride) {
+    return (frg_lock_t *)((char *)first + i * stride);
+}
+void frg_lock_each(frg_lock_t *first, size_t n, size_t stride) {
+    for (size_t i = 0; i < n; i++)
+        frg_lock(nth(first, i, stride));
+}
+void frg_unlock_each(frg_lock_t *first, size_t n, size_t stride) {
+    for (size_t i = n; i-- > 0;)
+        frg_unlock(nth(first, i, stride));
+}
+void frg_lock_reinit_each(frg_lock_t *first, size_t n, size_t stride) {
+    for (size_t i = 0; i < n; i++)
+        frg_lock_reinit(nth(first, i, stride));
+}
+
 #ifdef FRG_DEBUG
 #define MAX_HELD 16
 static __thread int held_rank[MAX_HELD];

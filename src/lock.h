@@ -83,4 +83,14 @@ FRG_INLINE void frg_unlock(frg_lock_t *l) {
 /* After fork, in the child: the lock is free again whoever held it. */
 FRG_INLINE void frg_lock_reinit(frg_lock_t *l) { __atomic_store_n(&l->state, 0, __ATOMIC_RELAXED); }
 
+/* The fork handlers' view of an array of n structures `stride` bytes apart
+ * whose lock is at `first` in the first one (one lock per CPU, class or
+ * shard): take them all in order, release them in reverse, or (in the
+ * child) make them free again. */
+#define FRG_LOCK_ARRAY(array, n, member) \
+    (&(array)[0].member), (size_t)(n), sizeof((array)[0])
+FRG_HIDDEN void frg_lock_each(frg_lock_t *first, size_t n, size_t stride);
+FRG_HIDDEN void frg_unlock_each(frg_lock_t *first, size_t n, size_t stride);
+FRG_HIDDEN void frg_lock_reinit_each(frg_lock_t *first, size_t n, size_t stride);
+
 #endif

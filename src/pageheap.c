@@ -384,7 +384,8 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     if (ok) {
         frg_heap_take_pages(c, end, new_end - end);
         __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
-        __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED); /* see large_holding */
+        /* atomic: frg_pageheap_large_holding reads it without the lock */
+        __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED);
     }
     frg_unlock(&frg_heap.lock);
     return ok;
@@ -395,7 +396,8 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
     size_t first = (FRG_BASE(span) - FRG_BASE(c)) / FRG_PAGE;
     size_t cut = span->npages - new_npages;
     frg_lock(&frg_heap.lock);
-    __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED); /* see large_holding */
+    /* atomic: frg_pageheap_large_holding reads it without the lock */
+    __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED);
     frg_heap_give_pages(c, first + new_npages, cut, true);
     __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages - (cut), __ATOMIC_RELAXED);
     frg_unlock(&frg_heap.lock);
@@ -403,6 +405,8 @@ void frg_pageheap_shrink(struct frg_span *span, size_t new_npages) {
 }
 
 struct frg_span *frg_pageheap_large_holding(const void *p) {
+    if (!frg_pagemap_slot(p))
+        return NULL; /* no page-map leaf here: no chunk either */
     uintptr_t page = (uintptr_t)p & ~(FRG_PAGE - 1);
     uintptr_t chunk = page & ~(FRG_CHUNK_SIZE - 1); /* chunks are aligned */
     for (uintptr_t a = page; a > chunk;) {
@@ -410,8 +414,8 @@ struct frg_span *frg_pageheap_large_holding(const void *p) {
         struct frg_span *s = frg_pagemap_lookup((void *)a);
         if (!s || s == &frg_span_freed)
             continue;
-        if (s->kind == FRG_SPAN_LARGE &&
-            (uintptr_t)p < FRG_BASE(s) + (size_t)__atomic_load_n(&s->npages, __ATOMIC_RELAXED) * FRG_PAGE)
+        size_t npages = __atomic_load_n(&s->npages, __ATOMIC_RELAXED);
+        if (s->kind == FRG_SPAN_LARGE && (uintptr_t)p < FRG_BASE(s) + npages * FRG_PAGE)
             return s;
         return NULL; /* a slab, or a run that ends before p */
     }

@@ -212,9 +212,15 @@ void frg_percpu_stats(struct frg_percpu_stats *out) {
 
 void frg_percpu_drain_my_lease(unsigned idx) { drain_cpu(idx, false, true); }
 
+/* Apply a fork handler's lock operation to every cache in use (none
+ * without caches, percpu:off, where frg_caches may be unset). */
+static void each_cache_lock(void (*op)(frg_lock_t *, size_t, size_t)) {
+    if (frg_fastpath.cache_mode != FRG_CACHE_OFF && frg_ncaches)
+        op(FRG_LOCK_ARRAY(frg_caches, frg_ncaches, lock));
+}
+
 void frg_percpu_lock_all(void) {
-    for (unsigned cpu = 0; cpu < frg_ncaches && frg_fastpath.cache_mode != FRG_CACHE_OFF; cpu++)
-        frg_lock(&frg_caches[cpu].lock);
+    each_cache_lock(frg_lock_each);
     if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_lock_all();
 }
@@ -222,13 +228,11 @@ void frg_percpu_lock_all(void) {
 void frg_percpu_unlock_all(void) {
     if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_unlock_all();
-    for (unsigned cpu = frg_ncaches; cpu-- > 0 && frg_fastpath.cache_mode != FRG_CACHE_OFF;)
-        frg_unlock(&frg_caches[cpu].lock);
+    each_cache_lock(frg_unlock_each);
 }
 
 void frg_percpu_after_fork_child(void) {
-    for (unsigned cpu = 0; cpu < frg_ncaches && frg_fastpath.cache_mode != FRG_CACHE_OFF; cpu++)
-        frg_lock_reinit(&frg_caches[cpu].lock);
+    each_cache_lock(frg_lock_reinit_each);
     if (frg_fastpath.cache_mode == FRG_CACHE_LEASE)
         frg_lease_after_fork_child();
 #if FRG_HAVE_RSEQ

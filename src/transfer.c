@@ -181,17 +181,8 @@ size_t frg_transfer_objs(unsigned cls) {
     return __atomic_load_n(&classes[cls].count, __ATOMIC_RELAXED);
 }
 
-void frg_transfer_lock_all(void) {
-    for (unsigned c = 0; c < FRG_NCLASSES; c++)
-        frg_lock(&classes[c].lock);
-}
-
-void frg_transfer_unlock_all(void) {
-    for (unsigned c = FRG_NCLASSES; c-- > 0;)
-        frg_unlock(&classes[c].lock);
-}
-
+void frg_transfer_lock_all(void) { frg_lock_each(FRG_LOCK_ARRAY(classes, FRG_NCLASSES, lock)); }
+void frg_transfer_unlock_all(void) { frg_unlock_each(FRG_LOCK_ARRAY(classes, FRG_NCLASSES, lock)); }
 void frg_transfer_reinit_locks(void) {
-    for (unsigned c = 0; c < FRG_NCLASSES; c++)
-        frg_lock_reinit(&classes[c].lock);
+    frg_lock_reinit_each(FRG_LOCK_ARRAY(classes, FRG_NCLASSES, lock));
 }
