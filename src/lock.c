@@ -1,9 +1,11 @@
 /*
- * lock.c - the contended paths of frg_lock, and debug-build lock-order
- * checking.
+ * lock.c - the contended paths of frg_lock, the fork handlers' walks over
+ * arrays of locks, and debug-build lock-order checking.
  *
  * Owns: the futex sleep and wake of frg_lock_t, the per-thread record of
- * held lock ranks (debug builds only).  Locking: this is the lock.
+ * held lock ranks (debug builds only).  Locking: this is the lock; the
+ * array walks take same-rank locks in a row, which the order check allows
+ * only inside fork's prepare handler (frg_lock_order_relaxed).
  */
 #define _GNU_SOURCE
 #include "lock.h"
