@@ -60,7 +60,8 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
     X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
       "bytes of free objects each CPU's cache may hold")                                \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \
-      "bytes of free objects the transfer cache between CPU caches and slabs may hold") \
+      "bytes of free objects the transfer cache between CPU caches and slabs may hold " \
+      "(objects of one-object slabs also within the dirty budget)")                      \
     X(stats_print, FRG_OPT_BOOL, stats_print, 0, 0, 1, NULL,                            \
       "print statistics on stderr when the program exits")                             \
     X(stats_json, FRG_OPT_BOOL, stats_json, 0, 0, 1, NULL,                              \

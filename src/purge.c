@@ -114,7 +114,7 @@ bool frg_purge_offload(void) {
 
 int64_t frg_purge_keep_room(void) {
     return (int64_t)(frg_pageheap_dirty_room() * FRG_PAGE) - (int64_t)frg_central_stash_bytes() -
-           (int64_t)frg_large_cached_bytes();
+           (int64_t)frg_large_cached_bytes() - (int64_t)frg_transfer_budget_bytes();
 }
 
 static bool anything_cached(void) {

@@ -43,9 +43,10 @@ FRG_INLINE void frg_purge_notify(void) {
         frg_purge_notify_slow();
 }
 /* Bytes of free pages that may still be kept resident outside the page
- * heap (central's slab stash, large.c's run cache): the dirty budget less
- * the page heap's dirty pages and what both keep already; negative when
- * the budget is overrun.  Read without locks: a hint, as the budget is. */
+ * heap (central's slab stash, large.c's run cache, transfer.c's objects of
+ * one-object slabs held on the budget): the dirty budget less the page
+ * heap's dirty pages and what the three keep already; negative when the
+ * budget is overrun.  Read without locks: a hint, as the budget is. */
 FRG_HIDDEN int64_t frg_purge_keep_room(void);
 /* Dirty pages went over the budget: if the purger thread runs (and the
  * option `purge_offload` is on), ask it to purge them and return true;

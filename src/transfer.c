@@ -2,17 +2,21 @@
  * transfer.c - the transfer cache (transfer.h): per size class, a bounded
  * stack of free objects that per-CPU caches flush into and refill from.
  *
- * Owns: classes[] (each class's stack, capacity and low-water mark) and
- * held.bytes, the bytes held in all classes.
+ * Owns: classes[] (each class's stack, capacity and low-water mark),
+ * held.bytes, the bytes held within transfer_max in all classes, and
+ * budget_held.bytes, those held on the dirty budget's room (objects of
+ * one-object slabs, see hold_on_budget).
  * Locking: classes[c].lock (rank TRANSFER) guards class c's stack.
  * It is held only to copy pointers; the central lists (rank CENTRAL) are
  * called after it is released, except by drains, which hold it across the
  * hand-over so that a drained class is empty when they return.  The
  * pointer arrays come from the metadata bump allocator (rank META_BUMP) on
- * a class's first flush, with the class lock held.  held.bytes is
- * changed only under the lock of the class whose count changes with it (a
- * fork child never sees the two disagree); a flush reserves its bytes
- * there, so the bound is exact.
+ * a class's first flush, with the class lock held.  held.bytes and
+ * budget_held.bytes are changed only under the lock of the class whose
+ * count changes with them (a fork child never sees them disagree); a
+ * flush reserves its bytes there, so transfer_max is exact.  The budget's
+ * room is read without a lock, as stashing reads it: flushes on several
+ * CPUs at once may each pass it, by a batch each.
  */
 #include "transfer.h"
 
@@ -35,6 +39,10 @@ struct transfer_class {
      * bottom of the stack have not been touched since then. */
     unsigned low;
     uint64_t low_since_ns; /* purger's clock */
+    /* Of `count`, the objects held on the dirty budget's room rather than
+     * within transfer_max (one-object classes only, see hold_on_budget);
+     * read without the lock, written with it. */
+    unsigned on_budget;
     void **slots;
 } FRG_ALIGNED(FRG_CACHELINE);
 
@@ -42,11 +50,19 @@ static struct transfer_class classes[FRG_NCLASSES] = {
     [0 ... FRG_NCLASSES - 1] = {.lock = FRG_LOCK_INIT(FRG_RANK_TRANSFER)},
 };
 static unsigned max_objs[FRG_NCLASSES]; /* per-class bound (0: class unused) */
+/* Slots in class c's array: max_objs[c], or TRANSFER_MAX_OBJS where
+ * objects may also be held on the dirty budget. */
+static unsigned cap_objs[FRG_NCLASSES];
 /* Bytes of objects held, all classes (atomic), in a line of its own: every
  * transfer on any CPU writes it. */
 static struct {
     size_t bytes;
 } FRG_ALIGNED(FRG_CACHELINE) held;
+/* Bytes of objects held on the dirty budget's room, all classes (atomic):
+ * frg_purge_keep_room counts them with the stashed slabs. */
+static struct {
+    size_t bytes;
+} FRG_ALIGNED(FRG_CACHELINE) budget_held;
 
 /* count is read without the lock (to skip empty classes), written with it */
 static void set_count(struct transfer_class *t, unsigned n) {
@@ -57,6 +73,12 @@ void frg_transfer_init(void) {
     for (unsigned c = 0; c < FRG_NCLASSES; c++) {
         size_t n = frg_opt.transfer_max / 4 / frg_class_size(c);
         max_objs[c] = (unsigned)(n > TRANSFER_MAX_OBJS ? TRANSFER_MAX_OBJS : n);
+        /* A slab of one object is free exactly when its object is: holding
+         * the object here keeps the same pages as stashing the slab
+         * (central.c), under the same budget, without refiling a slab at
+         * every free and malloc. */
+        bool whole_slab = frg_classes[c].nobjs == 1 && frg_opt.transfer_max;
+        cap_objs[c] = whole_slab ? TRANSFER_MAX_OBJS : max_objs[c];
     }
 }
 
@@ -64,8 +86,20 @@ void frg_transfer_init(void) {
  * there is no memory for it. */
 static bool ready(struct transfer_class *t, unsigned c) {
     if (FRG_UNLIKELY(t->slots == NULL))
-        t->slots = frg_meta_alloc(max_objs[c] * sizeof(void *), FRG_CACHELINE);
+        t->slots = frg_meta_alloc(cap_objs[c] * sizeof(void *), FRG_CACHELINE);
     return t->slots != NULL;
+}
+
+/* n objects leave class c's stack: those held on the budget first.  Class
+ * lock held. */
+static void unaccount(struct transfer_class *t, unsigned c, unsigned n) {
+    unsigned b = n < t->on_budget ? n : t->on_budget;
+    size_t size = frg_class_size(c);
+    __atomic_store_n(&t->on_budget, t->on_budget - b, __ATOMIC_RELAXED);
+    if (b)
+        __atomic_fetch_sub(&budget_held.bytes, b * size, __ATOMIC_RELAXED);
+    if (n > b)
+        __atomic_fetch_sub(&held.bytes, (n - b) * size, __ATOMIC_RELAXED);
 }
 
 unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
@@ -80,12 +114,42 @@ unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
             memset(t->slots + t->count, 0, got * sizeof(void *));
         if (t->count < t->low)
             t->low = t->count;
-        __atomic_fetch_sub(&held.bytes, got * frg_class_size(cls), __ATOMIC_RELAXED);
+        unaccount(t, cls, got);
         frg_unlock(&t->lock);
     }
     if (got < n)
         got += frg_central_alloc_batch(cls, out + got, n - got);
     return got;
+}
+
+static size_t drain_bottom(unsigned c, unsigned n, bool *released);
+
+/* A one-object class's batch that transfer_max has no room for: held on
+ * the dirty budget's room if there is any (else none of it); while the
+ * budget is overrun, the class gives back what it holds on it, as a class
+ * gives back its stashed slabs.  Returns the objects taken. */
+static unsigned hold_on_budget(unsigned cls, void *const *ptrs, unsigned n, size_t bytes,
+                               bool *released) {
+    struct transfer_class *t = &classes[cls];
+    int64_t room = frg_purge_keep_room();
+    if (room < (int64_t)bytes && !__atomic_load_n(&t->on_budget, __ATOMIC_RELAXED))
+        return 0;
+    unsigned taken = 0;
+    frg_lock(&t->lock);
+    if (room < 0) {
+        drain_bottom(cls, t->on_budget < t->count ? t->on_budget : t->count, released);
+    } else if (room >= (int64_t)bytes && t->count + n <= cap_objs[cls] && ready(t, cls)) {
+        bool was_empty = t->count == 0;
+        memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
+        set_count(t, t->count + n);
+        __atomic_store_n(&t->on_budget, t->on_budget + n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&budget_held.bytes, bytes, __ATOMIC_RELAXED);
+        taken = n;
+        if (was_empty)
+            frg_purge_notify();
+    }
+    frg_unlock(&t->lock);
+    return taken;
 }
 
 bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
@@ -111,7 +175,10 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         }
         frg_unlock(&t->lock);
     }
-    return taken < n && frg_central_free_batch(cls, ptrs + taken, n - taken);
+    bool released = false;
+    if (!taken && cap_objs[cls] > max_objs[cls])
+        taken = hold_on_budget(cls, ptrs, n, bytes, &released);
+    return (taken < n && frg_central_free_batch(cls, ptrs + taken, n - taken)) || released;
 }
 
 /* Move the `n` objects at the bottom of class c's stack (the longest
@@ -127,7 +194,7 @@ static size_t drain_bottom(unsigned c, unsigned n, bool *released) {
         memset(t->slots + t->count - n, 0, n * sizeof(void *));
     set_count(t, t->count - n);
     t->low = t->low > n ? t->low - n : 0;
-    __atomic_fetch_sub(&held.bytes, bytes, __ATOMIC_RELAXED);
+    unaccount(t, c, n);
     return bytes;
 }
 
@@ -175,7 +242,14 @@ size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns) {
     return bytes;
 }
 
-size_t frg_transfer_bytes(void) { return __atomic_load_n(&held.bytes, __ATOMIC_RELAXED); }
+size_t frg_transfer_bytes(void) {
+    return __atomic_load_n(&held.bytes, __ATOMIC_RELAXED) +
+           __atomic_load_n(&budget_held.bytes, __ATOMIC_RELAXED);
+}
+
+size_t frg_transfer_budget_bytes(void) {
+    return __atomic_load_n(&budget_held.bytes, __ATOMIC_RELAXED);
+}
 
 size_t frg_transfer_objs(unsigned cls) {
     return __atomic_load_n(&classes[cls].count, __ATOMIC_RELAXED);

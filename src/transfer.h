@@ -10,11 +10,14 @@
  *
  * The cache is global (not per CPU) and bounded: `transfer_max` bytes in
  * all, a quarter of that per class, at most TRANSFER_MAX_OBJS objects per
- * class.  Objects in it are free objects that keep their slabs in use, so
- * it holds objects in flight only: the purger gives back, at each tick,
- * the objects a class did not touch since the last one (below its
- * low-water mark), and malloc_trim, an idle process and the exact
- * double-free check drain it entirely.
+ * class.  Beyond that, a class whose slabs hold one object may hold
+ * objects on the dirty budget's room (frg_purge_keep_room), where the
+ * same memory would otherwise sit as stashed slabs; it gives them back
+ * when the budget is overrun.  Objects in it are free objects that keep
+ * their slabs in use, so it holds objects in flight only: the purger
+ * gives back, at each tick, the objects a class did not touch since the
+ * last one (below its low-water mark), and malloc_trim, an idle process
+ * and the exact double-free check drain it entirely.
  * Locking: one lock per class (rank TRANSFER, between CPU and CENTRAL);
  * refills and flushes call the central lists without it, drains with it.
  * A double free whose free key a use after free had wiped reaches the
@@ -45,6 +48,8 @@ FRG_HIDDEN size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns);
 /* Bytes of objects held; objects held in class cls. */
 FRG_HIDDEN size_t frg_transfer_bytes(void);
 FRG_HIDDEN size_t frg_transfer_objs(unsigned cls);
+/* Of frg_transfer_bytes(), those held on the dirty budget's room. */
+FRG_HIDDEN size_t frg_transfer_budget_bytes(void);
 
 FRG_HIDDEN void frg_transfer_lock_all(void);
 FRG_HIDDEN void frg_transfer_unlock_all(void);

@@ -31,7 +31,13 @@
  *    cache keeps at most 8 runs and large_cache_max bytes, none without
  *    a dirty budget;
  *  - large_cache_steal: a run freed on one CPU is reused by an allocation
- *    on another.
+ *    on another;
+ *  - transfer_budget / transfer_no_budget: objects of a one-object class
+ *    that the transfer cache's own bound has no room for are held there
+ *    within the dirty budget only (none without one), counted against it,
+ *    reused, and drained by malloc_trim;
+ *  - transfer_budget_shrink: when the budget shrinks below what they take,
+ *    the class's next flush gives them back.
  */
 #include "testutil.h"
 
@@ -46,6 +52,8 @@
 #include "pagemap.h"
 #include "percpu.h"
 #include "stats.h"
+#include "purge.h"
+#include "transfer.h"
 
 #define MIB (1024L * 1024)
 
@@ -504,6 +512,103 @@ static void large_cache_steal(void) {
     TU_PASS();
 }
 
+/* A one-object class: 32 KiB objects, 8-page slabs. */
+#define TB_SIZE (32 << 10)
+#define TB_COUNT 1024 /* 32 MiB */
+
+/* Without CPU caches (percpu:off) frees go straight to the central lists. */
+static void tb_skip_without_caches(void) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF) {
+        printf("percpu:off has no transfer cache: skipped\n");
+        TU_PASS();
+    }
+}
+
+static void **tb_fill(size_t n) {
+    tb_skip_without_caches();
+    if (frg_classes[frg_size_to_class(TB_SIZE)].nobjs != 1)
+        TU_FAIL("the test assumes one-object slabs for %d B objects\n", TB_SIZE);
+    void **p = frg_malloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = frg_malloc(TB_SIZE);
+        memset(p[i], 7, TB_SIZE);
+    }
+    return p;
+}
+
+static void transfer_budget(void) {
+    long base = tu_rss_kib();
+    void **p = tb_fill(TB_COUNT);
+    for (size_t i = 0; i < TB_COUNT; i++)
+        frg_free(p[i]);
+    size_t held = frg_transfer_budget_bytes(), all = frg_transfer_bytes();
+    int64_t room = frg_purge_keep_room();
+    long rss = tu_rss_kib();
+    printf("freed %d x %d B: %zu bytes in the transfer cache, %zu of them on the budget "
+           "(dirty_min %zu), room left %lld; RSS +%ld KiB\n", TB_COUNT, TB_SIZE, all, held,
+           frg_opt.dirty_min, (long long)room, rss - base);
+    bool budget = frg_opt.dirty_min > 0;
+    if (budget ? held == 0 : held != 0)
+        TU_FAIL("%zu bytes held on a dirty budget of %zu\n", held, frg_opt.dirty_min);
+    /* one thread: every admission saw the room it used */
+    if (held > frg_opt.dirty_min || room < 0)
+        TU_FAIL("held %zu bytes on a budget of %zu (room %lld)\n", held, frg_opt.dirty_min,
+                (long long)room);
+    /* kept resident: the budget, transfer_max, the CPU caches, 2 MiB of
+     * metadata and slack; the rest of the 32 MiB went back at once */
+    long bound = (long)((frg_opt.dirty_min + frg_opt.transfer_max +
+                         frg_opt.cache_max * frg_percpu_ncpus()) >> 10) + 2048;
+    if (rss - base > bound)
+        TU_FAIL("RSS grew by %ld KiB, bound %ld\n", rss - base, bound);
+    /* the held objects are handed out again */
+    size_t objs = frg_transfer_objs(frg_size_to_class(TB_SIZE));
+    for (size_t i = 0; i < TB_COUNT; i++)
+        p[i] = frg_malloc(TB_SIZE);
+    if (frg_transfer_bytes() != 0 || frg_transfer_budget_bytes() != 0)
+        TU_FAIL("%zu objects held, none taken back\n", objs);
+    for (size_t i = 0; i < TB_COUNT; i++)
+        frg_free(p[i]);
+    frg_malloc_trim(0);
+    if (frg_transfer_budget_bytes() != 0)
+        TU_FAIL("malloc_trim left %zu bytes on the budget\n", frg_transfer_budget_bytes());
+    frg_free(p);
+    TU_PASS();
+}
+
+/* dirty_min:0, dirty_ratio:25: the budget follows the pages in use.  A
+ * ballast of large blocks makes room; freed 32 KiB objects are held on
+ * it; freeing the ballast shrinks the budget below what they take, and
+ * the class's next flush gives them back. */
+static void transfer_budget_shrink(void) {
+    enum { BALLAST = 64 };
+    tb_skip_without_caches();
+    void *ballast[BALLAST];
+    for (int i = 0; i < BALLAST; i++) {
+        ballast[i] = frg_malloc(1 << 20);
+        memset(ballast[i], 3, 1 << 20);
+    }
+    void **p = tb_fill(TB_COUNT);
+    for (size_t i = 64; i < TB_COUNT; i++) /* the first 64 stay live */
+        frg_free(p[i]);
+    size_t held = frg_transfer_budget_bytes();
+    for (int i = 0; i < BALLAST; i++)
+        frg_free(ballast[i]);
+    int64_t room = frg_purge_keep_room();
+    for (size_t i = 0; i < 64; i++)
+        frg_free(p[i]);
+    size_t after = frg_transfer_budget_bytes();
+    printf("held on the budget: %zu bytes; ballast freed: room %lld; after 64 more frees: "
+           "%zu bytes\n", held, (long long)room, after);
+    if (held == 0)
+        TU_FAIL("nothing was held on the ballast's budget\n");
+    if (room >= 0)
+        TU_FAIL("freeing the ballast left room %lld: the test proves nothing\n", (long long)room);
+    if (after >= held)
+        TU_FAIL("the overrun budget still holds %zu of %zu bytes\n", after, held);
+    frg_free(p);
+    TU_PASS();
+}
+
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
@@ -526,6 +631,9 @@ static const struct tu_scenario scenarios[] = {
     {"large_cache_bounds", "background:false", large_cache_bounds},
     {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0", large_cache_bounds},
     {"large_cache_steal", "background:false", large_cache_steal},
+    {"transfer_budget", "background:false,dirty_min:8M,dirty_ratio:0", transfer_budget},
+    {"transfer_no_budget", "background:false,dirty_min:0,dirty_ratio:0", transfer_budget},
+    {"transfer_budget_shrink", "background:false,dirty_min:0,dirty_ratio:25", transfer_budget_shrink},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
