@@ -132,8 +132,8 @@ static unsigned hold_on_budget(unsigned cls, void *const *ptrs, unsigned n, size
                                bool *released) {
     struct transfer_class *t = &classes[cls];
     int64_t room = frg_purge_keep_room();
-    if (room < (int64_t)bytes && !__atomic_load_n(&t->on_budget, __ATOMIC_RELAXED))
-        return 0;
+    if (room >= 0 ? room < (int64_t)bytes : !__atomic_load_n(&t->on_budget, __ATOMIC_RELAXED))
+        return 0; /* no room for the batch; or overrun, with nothing to give back */
     unsigned taken = 0;
     frg_lock(&t->lock);
     if (room < 0) {
