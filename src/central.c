@@ -306,8 +306,12 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
         frg_pageheap_free(stash_pop(c));
     }
     if (room >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
-        if (!c->stash)
+        if (!c->stash && c->freed_idle_since_ns) { /* frg_central_free_batch_idle */
+            if (c->stash_used_ns < c->freed_idle_since_ns)
+                c->stash_used_ns = c->freed_idle_since_ns;
+        } else if (!c->stash) {
             c->stash_used = true; /* the decay clock starts at the purger's next look */
+        }
         s->next = c->stash;
         c->stash = s;
         __atomic_store_n(&c->nstash, c->nstash + 1, __ATOMIC_RELAXED);
@@ -466,9 +470,10 @@ static bool settle(struct frg_central *c, struct frg_span *s) {
 
 #define FREE_LOOKAHEAD 32
 
-bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
+static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idle_since_ns) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
+    c->freed_idle_since_ns = idle_since_ns;
     uint64_t released = c->slabs_released;
     /* A flushed batch holds runs of objects of one slab (they were freed
      * one after another): each slab is filed once per run, when the batch
@@ -536,8 +541,18 @@ bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     c->objs_out -= freed;
     c->nfree += freed;
     released = c->slabs_released - released;
+    c->freed_idle_since_ns = 0;
     frg_unlock(&c->lock);
     return released != 0;
+}
+
+bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
+    return free_batch(cls, ptrs, n, 0);
+}
+
+bool frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n,
+                                 uint64_t idle_since_ns) {
+    return free_batch(cls, ptrs, n, idle_since_ns);
 }
 
 bool frg_central_validate(void) {

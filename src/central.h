@@ -33,6 +33,7 @@ struct frg_central {
     bool stash_used;         /* a slab stashed into an empty stash or reused
                               * since the purger last looked */
     uint64_t stash_used_ns;  /* purger's clock: when it last saw stash_used */
+    uint64_t freed_idle_since_ns; /* during frg_central_free_batch_idle: its date */
     size_t nslabs;     /* slabs of this class */
     size_t objs_out;   /* objects outside their slabs (live or cached) */
     uint64_t nmalloc;  /* objects taken out of slabs, ever */
@@ -53,6 +54,13 @@ FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n
  * went back to the page heap: the caller then calls
  * frg_pageheap_enforce_budget() once it holds no lock (it may madvise). */
 FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
+/* The same for objects a cache has held untouched since the purger's
+ * clock read `idle_since_ns` (> 0): a slab they empty into an empty stash
+ * dates the stash's last use back to then instead of to the purger's next
+ * look, so its pages leave decay_ms after the objects were last used, as
+ * they would have had the slab been stashed at their free. */
+FRG_HIDDEN bool frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n,
+                                            uint64_t idle_since_ns);
 
 /* Give stashed empty slabs back to the page heap: those of classes that
  * have not reused one since `unused_since_ns` (UINT64_MAX: all), as the

@@ -122,7 +122,7 @@ unsigned frg_transfer_alloc_batch(unsigned cls, void **out, unsigned n) {
     return got;
 }
 
-static size_t drain_bottom(unsigned c, unsigned n, bool *released);
+static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool *released);
 
 /* A one-object class's batch that transfer_max has no room for: held on
  * the dirty budget's room if there is any (else none of it); while the
@@ -137,7 +137,7 @@ static unsigned hold_on_budget(unsigned cls, void *const *ptrs, unsigned n, size
     unsigned taken = 0;
     frg_lock(&t->lock);
     if (room < 0) {
-        drain_bottom(cls, t->on_budget < t->count ? t->on_budget : t->count, released);
+        drain_bottom(cls, t->on_budget < t->count ? t->on_budget : t->count, 0, released);
     } else if (room >= (int64_t)bytes && t->count + n <= cap_objs[cls] && ready(t, cls)) {
         bool was_empty = t->count == 0;
         memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
@@ -182,13 +182,16 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
 }
 
 /* Move the `n` objects at the bottom of class c's stack (the longest
- * there) to the central lists.  Class lock held. */
-static size_t drain_bottom(unsigned c, unsigned n, bool *released) {
+ * there) to the central lists; `idle_since_ns` > 0: they were not touched
+ * since the purger's clock read that (frg_central_free_batch_idle).
+ * Class lock held. */
+static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool *released) {
     struct transfer_class *t = &classes[c];
     if (!n)
         return 0;
     size_t bytes = n * frg_class_size(c);
-    *released |= frg_central_free_batch(c, t->slots, n);
+    *released |= idle_since_ns ? frg_central_free_batch_idle(c, t->slots, n, idle_since_ns)
+                               : frg_central_free_batch(c, t->slots, n);
     memmove(t->slots, t->slots + n, (t->count - n) * sizeof(void *));
     if (FRG_VG_ENABLED)
         memset(t->slots + t->count - n, 0, n * sizeof(void *));
@@ -203,7 +206,7 @@ static size_t drain_class(unsigned c, bool *released) {
     if (!__atomic_load_n(&t->count, __ATOMIC_RELAXED))
         return 0;
     frg_lock(&t->lock);
-    size_t bytes = drain_bottom(c, t->count, released);
+    size_t bytes = drain_bottom(c, t->count, 0, released);
     frg_unlock(&t->lock);
     return bytes;
 }
@@ -231,7 +234,8 @@ size_t frg_transfer_decay(uint64_t now_ns, uint64_t idle_ns) {
         frg_lock(&t->lock);
         if (now_ns >= t->low_since_ns + idle_ns) {
             /* untouched for a whole period: the bottom `low` objects */
-            bytes += drain_bottom(c, t->low < t->count ? t->low : t->count, &released);
+            bytes += drain_bottom(c, t->low < t->count ? t->low : t->count, t->low_since_ns,
+                                  &released);
             t->low = t->count;
             t->low_since_ns = now_ns;
         }

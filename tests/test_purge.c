@@ -37,7 +37,12 @@
  *    within the dirty budget only (none without one), counted against it,
  *    reused, and drained by malloc_trim;
  *  - transfer_budget_shrink: when the budget shrinks below what they take,
- *    the class's next flush gives them back.
+ *    the class's next flush gives them back;
+ *  - transfer_decay_dated: objects the purger takes out of the transfer
+ *    cache after a tick untouched empty their slabs into the stash dated
+ *    from their last use, so the pages leave decay_ms after it, not
+ *    decay_ms after the purger's look (purger passes driven with a
+ *    synthetic clock).
  */
 #include "testutil.h"
 
@@ -609,6 +614,39 @@ static void transfer_budget_shrink(void) {
     TU_PASS();
 }
 
+static void transfer_decay_dated(void) {
+    tb_skip_without_caches();
+    enum { N = 64 };
+    void **p = tb_fill(N);
+    unsigned cls = frg_size_to_class(TB_SIZE);
+    for (size_t i = 0; i < N; i++)
+        frg_free(p[i]);
+    uint64_t decay = frg_opt.decay_ms * 1000000ull, tick = decay / 4;
+    uint64_t t0 = frg_os_now_ns() + 1000000000ull;
+    void *busy[3];
+    /* each pass follows an allocation, so no CPU cache looks idle and the
+     * process is not taken for idle (which would purge everything) */
+    busy[0] = frg_malloc(64);
+    frg_purge_decay_pass(t0); /* marks what the class holds */
+    busy[1] = frg_malloc(64);
+    frg_purge_decay_pass(t0 + tick); /* untouched for a tick: to the slabs, stashed */
+    size_t stashed = __atomic_load_n(&frg_central[cls].nstash, __ATOMIC_RELAXED);
+    busy[2] = frg_malloc(64);
+    frg_purge_decay_pass(t0 + decay + tick / 2);
+    size_t left = __atomic_load_n(&frg_central[cls].nstash, __ATOMIC_RELAXED);
+    printf("%d objects of %d B untouched since t0: %zu slabs stashed at t0 + tick, %zu left "
+           "at t0 + decay_ms + tick/2 (transfer cache %zu objects)\n", N, TB_SIZE, stashed,
+           left, frg_transfer_objs(cls));
+    if (stashed == 0)
+        TU_FAIL("the transfer cache's untouched objects did not reach the stash\n");
+    if (left != 0)
+        TU_FAIL("%zu stashed slabs outlived decay_ms after their objects' last use\n", left);
+    for (int i = 0; i < 3; i++)
+        frg_free(busy[i]);
+    frg_free(p);
+    TU_PASS();
+}
+
 static void s_idle(void) { idle_return(0); }
 static void s_idle_live(void) { idle_return(8 * MIB); }
 static void s_pp_large(void) { pingpong(256 << 10, 128); }  /* 32 MiB */
@@ -634,6 +672,8 @@ static const struct tu_scenario scenarios[] = {
     {"transfer_budget", "background:false,dirty_min:8M,dirty_ratio:0", transfer_budget},
     {"transfer_no_budget", "background:false,dirty_min:0,dirty_ratio:0", transfer_budget},
     {"transfer_budget_shrink", "background:false,dirty_min:0,dirty_ratio:25", transfer_budget_shrink},
+    {"transfer_decay_dated", "background:false,decay_ms:1000,dirty_min:64M,dirty_ratio:0",
+     transfer_decay_dated},
 };
 
 TU_SCENARIO_MAIN("purge", scenarios)
