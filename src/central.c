@@ -287,8 +287,9 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
 
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
- * give it to the page heap. */
-static void release_slab(struct frg_central *c, struct frg_span *s) {
+ * give it to the page heap.  `idle_since_ns` > 0: its last objects were
+ * not touched since then (frg_central_free_batch_idle). */
+static void release_slab(struct frg_central *c, struct frg_span *s, uint64_t idle_since_ns) {
     unlist(c, s);
     c->nslabs--;
     if (s->purged) { /* partly purged already: not worth stashing */
@@ -306,9 +307,9 @@ static void release_slab(struct frg_central *c, struct frg_span *s) {
         frg_pageheap_free(stash_pop(c));
     }
     if (room >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
-        if (!c->stash && c->freed_idle_since_ns) { /* frg_central_free_batch_idle */
-            if (c->stash_used_ns < c->freed_idle_since_ns)
-                c->stash_used_ns = c->freed_idle_since_ns;
+        if (!c->stash && idle_since_ns) { /* the stash's last use: then */
+            if (c->stash_used_ns < idle_since_ns)
+                c->stash_used_ns = idle_since_ns;
         } else if (!c->stash) {
             c->stash_used = true; /* the decay clock starts at the purger's next look */
         }
@@ -449,11 +450,11 @@ bool frg_central_unswept(void) {
 }
 
 /* After a run of frees into slab s (at least one object went back): release
- * it if empty, else file it by its new fullness.  Returns true if released.
- * Class lock held. */
-static bool settle(struct frg_central *c, struct frg_span *s) {
+ * it if empty (idle_since_ns: see release_slab), else file it by its new
+ * fullness.  Returns true if released.  Class lock held. */
+static bool settle(struct frg_central *c, struct frg_span *s, uint64_t idle_since_ns) {
     if (slab_empty(s)) {
-        release_slab(c, s);
+        release_slab(c, s, idle_since_ns);
         return true;
     }
     /* Only a slab that was full needs filing.  One already listed stays
@@ -473,7 +474,6 @@ static bool settle(struct frg_central *c, struct frg_span *s) {
 static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idle_since_ns) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
-    c->freed_idle_since_ns = idle_since_ns;
     uint64_t released = c->slabs_released;
     /* A flushed batch holds runs of objects of one slab (they were freed
      * one after another): each slab is filed once per run, when the batch
@@ -502,7 +502,7 @@ static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idl
             if (!s || t != s) {
                 /* A run whose every object was misuse changed nothing: an
                  * empty stashed slab must not be released again. */
-                if (s && put && settle(c, s)) {
+                if (s && put && settle(c, s, idle_since_ns)) {
                     for (unsigned k = j; k < m; k++)
                         entry[k] = frg_pagemap_entry(ptrs[done + k]);
                     t = frg_pm_span(entry[j]);
@@ -537,11 +537,10 @@ static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idl
         }
     }
     if (s && put)
-        settle(c, s);
+        settle(c, s, idle_since_ns);
     c->objs_out -= freed;
     c->nfree += freed;
     released = c->slabs_released - released;
-    c->freed_idle_since_ns = 0;
     frg_unlock(&c->lock);
     return released != 0;
 }

@@ -33,7 +33,6 @@ struct frg_central {
     bool stash_used;         /* a slab stashed into an empty stash or reused
                               * since the purger last looked */
     uint64_t stash_used_ns;  /* purger's clock: when it last saw stash_used */
-    uint64_t freed_idle_since_ns; /* during frg_central_free_batch_idle: its date */
     size_t nslabs;     /* slabs of this class */
     size_t objs_out;   /* objects outside their slabs (live or cached) */
     uint64_t nmalloc;  /* objects taken out of slabs, ever */
