@@ -137,8 +137,12 @@ static unsigned hold_on_budget(unsigned cls, void *const *ptrs, unsigned n, size
     unsigned taken = 0;
     frg_lock(&t->lock);
     if (room < 0) {
-        drain_bottom(cls, t->on_budget < t->count ? t->on_budget : t->count, 0, released);
-    } else if (room >= (int64_t)bytes && t->count + n <= cap_objs[cls] && ready(t, cls)) {
+        /* as many as the overrun, not the whole class: one free pays for it */
+        size_t size = frg_class_size(cls);
+        size_t over = ((size_t)-room + size - 1) / size;
+        unsigned give = t->on_budget < over ? t->on_budget : (unsigned)over;
+        drain_bottom(cls, give < t->count ? give : t->count, 0, released);
+    } else if (t->count + n <= cap_objs[cls] && ready(t, cls)) {
         bool was_empty = t->count == 0;
         memcpy(t->slots + t->count, ptrs, n * sizeof(void *));
         set_count(t, t->count + n);
@@ -159,7 +163,8 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
     if (max_objs[cls] &&
         __atomic_load_n(&held.bytes, __ATOMIC_RELAXED) + bytes <= frg_opt.transfer_max) {
         frg_lock(&t->lock);
-        if (t->count + n <= max_objs[cls] && ready(t, cls)) {
+        if (t->count - t->on_budget + n <= max_objs[cls] && t->count + n <= cap_objs[cls] &&
+            ready(t, cls)) {
             /* Reserve the bytes: the bound holds however many classes
              * flush at once. */
             if (__atomic_add_fetch(&held.bytes, bytes, __ATOMIC_RELAXED) <= frg_opt.transfer_max) {
@@ -190,6 +195,7 @@ static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool 
     if (!n)
         return 0;
     size_t bytes = n * frg_class_size(c);
+    unaccount(t, c, n); /* first: the budget's room then counts them as gone */
     *released |= idle_since_ns ? frg_central_free_batch_idle(c, t->slots, n, idle_since_ns)
                                : frg_central_free_batch(c, t->slots, n);
     memmove(t->slots, t->slots + n, (t->count - n) * sizeof(void *));
@@ -197,7 +203,6 @@ static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool 
         memset(t->slots + t->count - n, 0, n * sizeof(void *));
     set_count(t, t->count - n);
     t->low = t->low > n ? t->low - n : 0;
-    unaccount(t, c, n);
     return bytes;
 }
 

@@ -19,7 +19,8 @@
  * last one (below its low-water mark), and malloc_trim, an idle process
  * and the exact double-free check drain it entirely.
  * Locking: one lock per class (rank TRANSFER, between CPU and CENTRAL);
- * refills and flushes call the central lists without it, drains with it.
+ * refills and flushes call the central lists without it; drains, and a
+ * flush that gives back objects held on an overrun budget, with it.
  * A double free whose free key a use after free had wiped reaches the
  * slab bitmap only when its batch leaves this cache (see
  * docs/reliability.md).
