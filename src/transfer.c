@@ -126,8 +126,9 @@ static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool 
 
 /* A one-object class's batch that transfer_max has no room for: held on
  * the dirty budget's room if there is any (else none of it); while the
- * budget is overrun, the class gives back what it holds on it, as a class
- * gives back its stashed slabs.  Returns the objects taken. */
+ * budget is overrun, the class gives back as many of the objects it holds
+ * on it as the overrun takes, as a class gives back its stashed slabs.
+ * Returns the objects taken. */
 static unsigned hold_on_budget(unsigned cls, void *const *ptrs, unsigned n, size_t bytes,
                                bool *released) {
     struct transfer_class *t = &classes[cls];
