@@ -307,11 +307,11 @@ static void release_slab(struct frg_central *c, struct frg_span *s, uint64_t idl
         frg_pageheap_free(stash_pop(c));
     }
     if (room >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
-        if (!c->stash && idle_since_ns) { /* the stash's last use: then */
-            if (c->stash_used_ns < idle_since_ns)
-                c->stash_used_ns = idle_since_ns;
-        } else if (!c->stash) {
-            c->stash_used = true; /* the decay clock starts at the purger's next look */
+        if (!c->stash) { /* the stash's decay clock starts */
+            if (!idle_since_ns)
+                c->stash_used = true; /* at the purger's next look */
+            else if (c->stash_used_ns < idle_since_ns)
+                c->stash_used_ns = idle_since_ns; /* back when the objects were last used */
         }
         s->next = c->stash;
         c->stash = s;
@@ -471,7 +471,8 @@ static bool settle(struct frg_central *c, struct frg_span *s, uint64_t idle_sinc
 
 #define FREE_LOOKAHEAD 32
 
-static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idle_since_ns) {
+bool frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n,
+                                 uint64_t idle_since_ns) {
     struct frg_central *c = &frg_central[cls];
     frg_lock(&c->lock);
     uint64_t released = c->slabs_released;
@@ -546,12 +547,7 @@ static bool free_batch(unsigned cls, void *const *ptrs, unsigned n, uint64_t idl
 }
 
 bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
-    return free_batch(cls, ptrs, n, 0);
-}
-
-bool frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n,
-                                 uint64_t idle_since_ns) {
-    return free_batch(cls, ptrs, n, idle_since_ns);
+    return frg_central_free_batch_idle(cls, ptrs, n, 0);
 }
 
 bool frg_central_validate(void) {

@@ -54,7 +54,8 @@ FRG_HIDDEN unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n
  * frg_pageheap_enforce_budget() once it holds no lock (it may madvise). */
 FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned n);
 /* The same for objects a cache has held untouched since the purger's
- * clock read `idle_since_ns` (> 0): a slab they empty into an empty stash
+ * clock read `idle_since_ns` (0: not known, as frg_central_free_batch):
+ * a slab they empty into an empty stash
  * dates the stash's last use back to then instead of to the purger's next
  * look, so its pages leave decay_ms after the objects were last used, as
  * they would have had the slab been stashed at their free. */

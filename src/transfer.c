@@ -182,14 +182,17 @@ bool frg_transfer_free_batch(unsigned cls, void *const *ptrs, unsigned n) {
         frg_unlock(&t->lock);
     }
     bool released = false;
+    /* cap_objs above max_objs: a one-object class, with slots beyond
+     * transfer_max's share (not when that share already fills them) */
     if (!taken && cap_objs[cls] > max_objs[cls])
         taken = hold_on_budget(cls, ptrs, n, bytes, &released);
     return (taken < n && frg_central_free_batch(cls, ptrs + taken, n - taken)) || released;
 }
 
 /* Move the `n` objects at the bottom of class c's stack (the longest
- * there) to the central lists; `idle_since_ns` > 0: they were not touched
- * since the purger's clock read that (frg_central_free_batch_idle).
+ * there) to the central lists; `idle_since_ns`: they were not touched
+ * since the purger's clock read that (0: not known; see
+ * frg_central_free_batch_idle).
  * Class lock held. */
 static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool *released) {
     struct transfer_class *t = &classes[c];
@@ -197,8 +200,7 @@ static size_t drain_bottom(unsigned c, unsigned n, uint64_t idle_since_ns, bool 
         return 0;
     size_t bytes = n * frg_class_size(c);
     unaccount(t, c, n); /* first: the budget's room then counts them as gone */
-    *released |= idle_since_ns ? frg_central_free_batch_idle(c, t->slots, n, idle_since_ns)
-                               : frg_central_free_batch(c, t->slots, n);
+    *released |= frg_central_free_batch_idle(c, t->slots, n, idle_since_ns);
     memmove(t->slots, t->slots + n, (t->count - n) * sizeof(void *));
     if (FRG_VG_ENABLED)
         memset(t->slots + t->count - n, 0, n * sizeof(void *));
