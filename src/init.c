@@ -128,6 +128,7 @@ static void run_init(void) {
     frg_os_init();
     frg_options_init();
     init_free_key();
+    frg_pagemap_init();
     frg_pageheap_init();
     frg_percpu_init();
     frg_transfer_init();

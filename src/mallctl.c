@@ -20,6 +20,7 @@
 #include "options.h"
 #include "os.h"
 #include "override.h"
+#include "pagemap.h"
 #include "percpu.h"
 #include "purge.h"
 #include "rseq.h"
@@ -397,6 +398,7 @@ static const struct node stats_kids[] = {
     STAT("slab_purged", C_SIZE, slab_purged, "free pages inside slabs that hold live objects, given back to the OS"),
     STAT("small_allocated", C_SIZE, small_allocated, "bytes in live small objects"),
     STAT("misuse_reports", C_U64, misuse_reports, "double or invalid frees reported"),
+    LEAF("pagemap", C_STR, RO, h_live_str, (uintptr_t)frg_pagemap_layout, "page-map layout in use: flat or tree (option pagemap)"),
     DIR("large", large_kids, "large objects (64 KiB - 1 MiB)"),
     DIR("huge", huge_kids, "huge objects (> 1 MiB)"),
     DIR("percpu", percpu_kids, "per-CPU caches"),

@@ -19,6 +19,7 @@ enum frg_opt_type { FRG_OPT_BOOL, FRG_OPT_SIZE, FRG_OPT_UINT, FRG_OPT_ENUM };
 enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
 enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
 enum { FRG_ORDER_FULLEST, FRG_ORDER_ADDRESS };
+enum { FRG_PAGEMAP_FLAT, FRG_PAGEMAP_TREE };
 enum { FRG_PERCPU_AUTO, FRG_PERCPU_RSEQ, FRG_PERCPU_LEASE, FRG_PERCPU_LOCK, FRG_PERCPU_OFF };
 enum { FRG_RSEQ_OWN_AUTO, FRG_RSEQ_OWN_ALWAYS, FRG_RSEQ_OWN_NEVER };
 enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
@@ -49,6 +50,8 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
       NULL, "bytes of freed large runs (64 KiB - 1 MiB) kept for reuse per CPU, until unused for a purger tick") \
     X(slab_order, FRG_OPT_ENUM, slab_order, FRG_ORDER_FULLEST, 0, 1, "fullest|address", \
       "which non-full slab a size class allocates from first")                         \
+    X(pagemap, FRG_OPT_ENUM, pagemap, FRG_PAGEMAP_FLAT, 0, 1, "flat|tree",              \
+      "page-map layout: flat = one load per lookup, in 256 GiB of reserved address space (not memory; tree where the kernel refuses it); tree = two loads, no reservation") \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 4, "auto|rseq|lease|lock|off",  \
       "per-CPU cache mode: auto picks rseq when the kernel allows it (on glibc's rseq area or frgmalloc's, see rseq_own), else lease where membarrier works, else lock") \
     X(leases, FRG_OPT_UINT, leases, 0, 0, 1024, NULL,                                   \

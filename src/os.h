@@ -22,8 +22,11 @@ FRG_HIDDEN void *frg_os_map(size_t size, enum frg_map_kind kind);
 /* Same, aligned to `align` (a power of two >= page). */
 FRG_HIDDEN void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind);
 /* A large zero-filled region whose pages are only committed when touched
- * (MAP_NORESERVE); for sparse tables. */
-FRG_HIDDEN void *frg_os_reserve(size_t size);
+ * (MAP_NORESERVE, never as transparent huge pages); for sparse tables.
+ * errno is kept, also on failure.
+ * in_dumps false: left out of core dumps (MADV_DONTDUMP), for a table so
+ * large that a dump would spend its time walking its untouched pages. */
+FRG_HIDDEN void *frg_os_reserve(size_t size, bool in_dumps);
 FRG_HIDDEN void frg_os_unmap(void *p, size_t size);
 /* Give the pages back: afterwards they read as zero and are not resident
  * (MADV_DONTNEED; MADV_FREE when the `purge` option says so). */

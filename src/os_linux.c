@@ -147,14 +147,24 @@ void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind) {
     return (void *)start;
 }
 
-void *frg_os_reserve(size_t size) {
+void *frg_os_reserve(size_t size, bool in_dumps) {
+    int saved = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        errno = ENOMEM;
+        errno = saved;
         return NULL;
     }
+    /* Sparse: with transparent huge pages "always", one written entry
+     * would otherwise fault in 2 MiB.  Failures cost only memory or time.
+     * System calls, not libc's madvise: this runs during initialisation,
+     * before an interposed madvise (a preloaded shim's, a sanitizer's)
+     * may be ready to be called. */
+    syscall(SYS_madvise, p, size, MADV_NOHUGEPAGE);
+    if (!in_dumps)
+        syscall(SYS_madvise, p, size, MADV_DONTDUMP);
     name_mapping(p, size, FRG_MAP_META);
+    errno = saved;
     return p;
 }
 

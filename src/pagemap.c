@@ -1,20 +1,52 @@
 /*
- * pagemap.c - creation of page-map leaves and bulk updates.
+ * pagemap.c - the page map's layout, creation of its leaves and bulk
+ * updates.
  *
- * Owns: frg_pm_root and every leaf.  Locking: leaf creation is serialised
- * by leaf_lock (rank META); installing a leaf is a release store, so
- * lock-free lookups see either NULL or a zero-filled leaf.  Entry writes
- * need no lock: each entry belongs to exactly one span owner at a time.
+ * Owns: frg_pm_root, frg_pm_flat, every leaf, and the count of the map's
+ * pages written.  Locking: leaf creation is serialised by leaf_lock (rank
+ * META); installing a leaf is a release store, so lock-free lookups see
+ * either NULL or a zero-filled leaf.  frg_pm_flat is set once, at
+ * initialisation, before any leaf exists.  Entry writes need no lock: each
+ * entry belongs to exactly one span owner at a time.
  */
 #include "pagemap.h"
 
 #include "lock.h"
+#include "options.h"
 
-struct frg_pm_leaf *frg_pm_root[(size_t)1 << FRG_PM_ROOT_BITS];
+#define NLEAVES ((size_t)1 << FRG_PM_ROOT_BITS)
+
+struct frg_pm_leaf *frg_pm_root[NLEAVES];
+uint64_t *frg_pm_flat;
 static frg_padded_lock_t leaf_lock = FRG_PADDED_LOCK_INIT(FRG_RANK_META);
-static size_t leaves;
-static size_t touched_pages; /* leaf and root pages written */
+static size_t touched_pages; /* pages of the map written: root, leaves, leaf_touched */
+/* Bit j of leaf_touched[i]: page j of leaf i has been written (a leaf is
+ * 64 pages).  Beside the leaves, not in them: flat leaves are contiguous. */
+static uint64_t leaf_touched[NLEAVES];
+_Static_assert(sizeof(struct frg_pm_leaf) / FRG_PAGE == 64, "a leaf's pages fit one word of bits");
+/* Which pages of frg_pm_root and of leaf_touched have been written. */
 static uint64_t root_touched[(sizeof frg_pm_root / FRG_PAGE + 63) / 64];
+static uint64_t bits_touched[(sizeof leaf_touched / FRG_PAGE + 63) / 64];
+
+void frg_pagemap_init(void) {
+    if (frg_opt.pagemap != FRG_PAGEMAP_FLAT || frg_pm_flat)
+        return;
+    uint64_t *flat = frg_os_reserve(sizeof(struct frg_pm_leaf) * NLEAVES, false);
+    if (flat)
+        __atomic_store_n(&frg_pm_flat, flat, __ATOMIC_RELEASE);
+}
+
+const char *frg_pagemap_layout(void) { return frg_pm_flat ? "flat" : "tree"; }
+
+/* Count the page of a static table holding byte `offset` the first time
+ * it is written (leaf_lock held). */
+static void count_static_page(uint64_t *seen, size_t offset) {
+    size_t page = offset / FRG_PAGE;
+    if (!(seen[page / 64] & (1ull << (page % 64)))) {
+        seen[page / 64] |= 1ull << (page % 64);
+        __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED);
+    }
+}
 
 bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
     if ((addr + size - 1) >> FRG_VA_BITS)
@@ -26,18 +58,14 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
             continue;
         frg_lock(&leaf_lock.lock);
         if (!frg_pm_root[i]) {
-            struct frg_pm_leaf *leaf = frg_os_reserve(sizeof *leaf);
+            struct frg_pm_leaf *leaf = frg_pm_flat ? (struct frg_pm_leaf *)frg_pm_flat + i
+                                                   : frg_os_reserve(sizeof *leaf, true);
             if (!leaf) {
                 frg_unlock(&leaf_lock.lock);
                 return false;
             }
-            leaves++;
-            size_t rp = i * sizeof(void *) / FRG_PAGE;
-            if (!(root_touched[rp / 64] & (1ull << (rp % 64)))) {
-                root_touched[rp / 64] |= 1ull << (rp % 64);
-                __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED);
-            }
-            __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED); /* the page holding `touched` itself */
+            count_static_page(root_touched, i * sizeof frg_pm_root[0]);
+            count_static_page(bits_touched, i * sizeof leaf_touched[0]);
             __atomic_store_n(&frg_pm_root[i], leaf, __ATOMIC_RELEASE);
         }
         frg_unlock(&leaf_lock.lock);
@@ -53,13 +81,12 @@ void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span) {
         value |= FRG_PM_SLAB | (uint64_t)span->sclass << FRG_PM_CLASS_SHIFT |
                  ((FRG_BASE(span) >> FRG_PM_BASE_SHIFT) & 15);
     for (size_t i = 0; i < npages; i++, page++) {
-        struct frg_pm_leaf *leaf = frg_pm_root[page >> FRG_PM_LEAF_BITS];
-        size_t idx = page & ((1u << FRG_PM_LEAF_BITS) - 1);
-        uint64_t bit = 1ull << (idx * sizeof(void *) / FRG_PAGE);
-        if (FRG_UNLIKELY(!(__atomic_load_n(&leaf->touched, __ATOMIC_RELAXED) & bit)) &&
-            !(__atomic_fetch_or(&leaf->touched, bit, __ATOMIC_RELAXED) & bit))
+        size_t li = page >> FRG_PM_LEAF_BITS, idx = page & ((1u << FRG_PM_LEAF_BITS) - 1);
+        uint64_t bit = 1ull << (idx * sizeof(uint64_t) / FRG_PAGE);
+        if (FRG_UNLIKELY(!(__atomic_load_n(&leaf_touched[li], __ATOMIC_RELAXED) & bit)) &&
+            !(__atomic_fetch_or(&leaf_touched[li], bit, __ATOMIC_RELAXED) & bit))
             __atomic_fetch_add(&touched_pages, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&leaf->entry[idx], value, __ATOMIC_RELEASE);
+        __atomic_store_n(&frg_pm_root[li]->entry[idx], value, __ATOMIC_RELEASE);
     }
 }
 

@@ -3,14 +3,28 @@
  *
  * Two levels over the 47-bit user address space with 4 KiB pages: a static
  * root of 2^20 leaf pointers (8 MiB of .bss, committed only where touched)
- * and leaves of 2^15 entries (256 KiB each, reserved with MAP_NORESERVE and
- * committed page by page as entries are written), each leaf covering
- * 128 MiB.  The root being static means lookups work before
- * initialisation.  Lookups take no lock and cost two dependent loads; an address we never
- * registered maps to NULL, which is how free() knows a pointer is not ours.  Entries are written only by
- * the owner of the span (page heap or huge layer) while it is not yet, or
- * no longer, reachable by the program; the one exception is the slab flag
- * of pages with no live object (frg_pagemap_set_slab_flag).
+ * and leaves of 2^15 entries (256 KiB each, committed page by page as
+ * entries are written), each leaf covering 128 MiB.  The root being static
+ * means lookups work before initialisation.
+ *
+ * Two layouts of the leaves (option `pagemap`):
+ *   flat  the default: all 2^20 possible leaves are consecutive slices of
+ *         one 256 GiB reservation (MAP_NORESERVE, left out of core dumps),
+ *         so an address's entry is frg_pm_flat[address >> 12]: one load,
+ *         where the tree's second load waits for the first.  Untouched
+ *         slices read as zero.  Address space only: memory is committed
+ *         page by page as entries are written, as in the tree.
+ *   tree  each leaf its own 256 KiB reservation, made when a chunk first
+ *         needs it; lookups load the root, then the leaf.  Chosen when the
+ *         kernel refuses the flat reservation (a `ulimit -v` below it,
+ *         overcommit_memory=2).
+ * Writers go through the root in both layouts (in the flat one it points
+ * at the slices in use).  Lookups take no lock; an address we never
+ * registered maps to 0, which is how free() knows a pointer is not ours.
+ * Entries are written only by the owner of the span (page heap or huge
+ * layer) while it is not yet, or no longer, reachable by the program; the
+ * one exception is the slab flag of pages with no live object
+ * (frg_pagemap_set_slab_flag).
  */
 #ifndef FRG_PAGEMAP_H
 #define FRG_PAGEMAP_H
@@ -52,10 +66,18 @@ _Static_assert(sizeof(struct frg_span) % 16 == 0 && _Alignof(struct frg_span) >=
 
 struct frg_pm_leaf {
     uint64_t entry[1u << FRG_PM_LEAF_BITS];
-    uint64_t touched; /* bit i: page i of `entry` has been written */
 };
 
 FRG_HIDDEN extern struct frg_pm_leaf *frg_pm_root[(size_t)1 << FRG_PM_ROOT_BITS];
+/* The flat layout's reservation: entry i is page i's; NULL in the tree
+ * layout and before initialisation.  Set once, before any leaf exists. */
+FRG_HIDDEN extern uint64_t *frg_pm_flat;
+
+/* Choose the layout (option `pagemap`); at initialisation, before the
+ * first frg_pagemap_ensure. */
+FRG_HIDDEN void frg_pagemap_init(void);
+/* "flat" or "tree": the layout in use. */
+FRG_HIDDEN const char *frg_pagemap_layout(void);
 
 /* Make sure the leaves covering [addr, addr+size) exist; false if metadata
  * memory is exhausted. */
@@ -80,9 +102,17 @@ FRG_HIDDEN void frg_pagemap_lock(void);
 FRG_HIDDEN void frg_pagemap_unlock(void);
 FRG_HIDDEN void frg_pagemap_reinit_lock(void);
 
-/* Where ptr's entry is kept, or NULL if no leaf covers it. */
+/* Where ptr's entry is kept, or NULL if no leaf covers it (flat layout:
+ * NULL only above 2^47; an entry no leaf covers reads 0). */
 FRG_INLINE const uint64_t *frg_pagemap_slot(const void *ptr) {
     uintptr_t a = (uintptr_t)ptr;
+    /* not on the lookup's chain of loads: it does not depend on ptr */
+    const uint64_t *flat = __atomic_load_n(&frg_pm_flat, __ATOMIC_RELAXED);
+    if (FRG_LIKELY(flat != NULL)) {
+        if (FRG_UNLIKELY(a >> FRG_VA_BITS))
+            return NULL;
+        return &flat[a >> FRG_PAGE_SHIFT];
+    }
     uintptr_t root_idx = a >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
     if (FRG_UNLIKELY(root_idx >= ((uintptr_t)1 << FRG_PM_ROOT_BITS))) /* a >= 2^47 */
         return NULL;

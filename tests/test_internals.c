@@ -89,13 +89,26 @@ static void test_pagemap_foreign(void) {
     CU_ASSERT_PTR_NULL(frg_pagemap_lookup(&global));
     CU_ASSERT_PTR_NULL(frg_pagemap_lookup(libc));
     CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)(uintptr_t)0xffff800000001000ull));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)((uintptr_t)1 << FRG_VA_BITS)));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)(((uintptr_t)1 << FRG_VA_BITS) - 1)));
     CU_ASSERT_PTR_NULL(frg_pagemap_lookup(NULL));
+    /* a mapping of the program's own, and a page of it, 4 KiB on */
+    char *own = mmap(NULL, 2 * FRG_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(own != MAP_FAILED);
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(own));
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup(own + FRG_PAGE + 8));
+    munmap(own, 2 * FRG_PAGE);
     free(libc);
     void *mine = frg_malloc(10);
     struct frg_span *s = frg_pagemap_lookup(mine);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(s->kind, FRG_SPAN_SLAB);
     frg_free(mine);
+    /* the layout the option asked for, unless the kernel refused it */
+    const char *layout = frg_pagemap_layout();
+    const char *want = frg_opt.pagemap == FRG_PAGEMAP_TREE || !tu_flat_pagemap_possible() ? "tree" : "flat";
+    CU_ASSERT_STRING_EQUAL(layout, want);
+    CU_ASSERT_EQUAL(frg_pm_flat != NULL, !strcmp(layout, "flat"));
 }
 
 /* A slab descriptor for addresses nothing is mapped at, registered in the

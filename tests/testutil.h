@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +209,39 @@ static inline bool tu_lease_possible(void) {
     return cmds > 0 && (cmds & (1 << 4)); /* REGISTER_PRIVATE_EXPEDITED */
 }
 
+/* Would the kernel give the flat page map its 256 GiB reservation
+ * (MAP_NORESERVE)?  Not under a `ulimit -v` below it, nor with
+ * overcommit_memory=2. */
+static inline bool tu_flat_pagemap_possible(void) {
+    size_t size = (size_t)256 << 30;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    munmap(p, size);
+    return true;
+}
+
+/* FRG_TEST_PAGEMAP (tests/run-modes.sh): the page-map layout the run
+ * expects, "flat" or "tree"; 0 if it is in use (or none is expected or
+ * the kernel refuses the flat one), 1 if not. */
+static inline int tu_pagemap_check(void) {
+    const char *want = getenv("FRG_TEST_PAGEMAP"), *got = "?";
+    size_t len = sizeof got;
+    if (!want)
+        return 0;
+    frg_free(frg_malloc(1)); /* initialises the library */
+    frg_mallctl("stats.pagemap", &got, &len, NULL, 0);
+    if (!strcmp(got, want))
+        return 0;
+    if (!strcmp(want, "flat") && !tu_flat_pagemap_possible()) {
+        printf("page map: tree, as the kernel refuses the flat one's reservation\n");
+        return 0;
+    }
+    fprintf(stderr, "expected page-map layout %s, running with %s\n", want, got);
+    return 1;
+}
+
 /* tests/run-modes.sh names the cache mode and rseq area (and, if a third
  * part is given, the drains' fence) each run expects in FRG_TEST_EXPECT
  * ("rseq/glibc", "lock/none", "rseq/glibc/migrate"...): a mode that fell
@@ -248,6 +282,8 @@ static inline int tu_mode_check(void) {
 /* Run the registered tests (minus skipped ones); 0 if all passed. */
 static inline int tu_run_registry(void) {
     int mode_check = tu_mode_check();
+    if (!mode_check)
+        mode_check = tu_pagemap_check();
     if (mode_check) {
         CU_cleanup_registry();
         return mode_check;
