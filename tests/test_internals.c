@@ -111,6 +111,60 @@ static void test_pagemap_foreign(void) {
     CU_ASSERT_EQUAL(frg_pm_flat != NULL, !strcmp(layout, "flat"));
 }
 
+/* The VmFlags line of /proc/self/smaps for the mapping holding `addr`
+ * (" rd wr mr mw me ac sd dd nh" ...), or "" if none is found. */
+static void vm_flags_of(const void *addr, char *out, size_t size) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return;
+    char line[512];
+    bool inside = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+        else if (inside && !strncmp(line, "VmFlags:", 8)) {
+            size_t n = strlen(line + 8);
+            n = n < size - 1 ? n : size - 1;
+            memcpy(out, line + 8, n);
+            out[n] = 0;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* A VmFlags line has the two-letter flag `flag`. */
+static bool has_vm_flag(const char *flags, const char *flag) {
+    for (const char *p = flags; (p = strstr(p, flag)); p += 2)
+        if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\n' || p[2] == 0))
+            return true;
+    return false;
+}
+
+/* The page map's memory: never transparent huge pages (one written entry
+ * would fault in 2 MiB), and the flat layout's 256 GiB reservation left
+ * out of core dumps (a tree leaf, small, stays in). */
+static void test_pagemap_reservation_flags(void) {
+    void *mine = frg_malloc(10); /* its leaf exists */
+    const uint64_t *slot = frg_pagemap_slot(mine);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(slot);
+    char flags[256];
+    vm_flags_of(slot, flags, sizeof flags);
+    if (!flags[0]) {
+        printf("no VmFlags in /proc/self/smaps: not checked\n");
+        frg_free(mine);
+        return;
+    }
+    CU_ASSERT(has_vm_flag(flags, "nh"));
+    CU_ASSERT_EQUAL(has_vm_flag(flags, "dd"), frg_pm_flat != NULL);
+    if (!has_vm_flag(flags, "nh") || has_vm_flag(flags, "dd") != (frg_pm_flat != NULL))
+        fprintf(stderr, "page map (%s layout) at %p: VmFlags%s", frg_pagemap_layout(), (void *)slot,
+                flags);
+    frg_free(mine);
+}
+
 /* A slab descriptor for addresses nothing is mapped at, registered in the
  * page map as the real ones are (the slab code keeps page-map flags). */
 static void fake_slab(struct frg_span *s, uintptr_t base, unsigned cls) {
@@ -539,6 +593,7 @@ static void register_tests(void) {
     TU_TEST(internals, test_options);
     TU_TEST(internals, test_bitmap);
     TU_TEST(internals, test_pagemap_foreign);
+    TU_TEST(internals, test_pagemap_reservation_flags);
     TU_TEST(internals, test_slab_bitmap);
     TU_TEST(internals, test_slab_free_pages);
     TU_TEST(internals, test_sweep_failure_puts_keys_back);
