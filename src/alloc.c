@@ -53,7 +53,7 @@ FRG_INLINE void *malloc_impl(size_t size) {
     return big_alloc(size, FRG_QUANTUM, false);
 }
 
-/* malloc and free start on a cache line: their hit paths are 26 and 51
+/* malloc and free start on a cache line: their hit paths are 26 and 56
  * instructions, and where they started mattered (fastpath, 11 interleaved
  * runs: 6.58 ns/pair at an offset of 48 bytes, 6.28 aligned; 16 and
  * 256 B likewise; bench/RESULTS.md §4). */

@@ -4,7 +4,8 @@
  * Every operating-system primitive the allocator uses is declared here and
  * implemented in os_linux.c, the only file that includes <sys/mman.h>.
  * All functions are thread-safe and allocate nothing.  Failures return
- * NULL/false and leave errno = ENOMEM for the caller to pass on.
+ * NULL/false and leave errno = ENOMEM for the caller to pass on, except
+ * the reservations, which keep errno.
  */
 #ifndef FRG_OS_H
 #define FRG_OS_H
@@ -23,10 +24,14 @@ FRG_HIDDEN void *frg_os_map(size_t size, enum frg_map_kind kind);
 FRG_HIDDEN void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind);
 /* A large zero-filled region whose pages are only committed when touched
  * (MAP_NORESERVE, never as transparent huge pages); for sparse tables.
- * errno is kept, also on failure.
- * in_dumps false: left out of core dumps (MADV_DONTDUMP), for a table so
- * large that a dump would spend its time walking its untouched pages. */
-FRG_HIDDEN void *frg_os_reserve(size_t size, bool in_dumps);
+ * errno is kept, also on failure. */
+FRG_HIDDEN void *frg_os_reserve(size_t size);
+/* Address space only: an inaccessible reservation (PROT_NONE: no memory
+ * charged even with overcommit_memory=2, nothing for mlockall to fault
+ * in), never transparent huge pages, left out of core dumps; its parts
+ * are made readable and writable with frg_os_make_accessible. */
+FRG_HIDDEN void *frg_os_reserve_address_space(size_t size);
+FRG_HIDDEN bool frg_os_make_accessible(void *p, size_t size);
 FRG_HIDDEN void frg_os_unmap(void *p, size_t size);
 /* Give the pages back: afterwards they read as zero and are not resident
  * (MADV_DONTNEED; MADV_FREE when the `purge` option says so). */

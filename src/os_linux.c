@@ -147,25 +147,37 @@ void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind) {
     return (void *)start;
 }
 
-void *frg_os_reserve(size_t size, bool in_dumps) {
+/* Reserve `size` bytes with protection `prot`, MAP_NORESERVE, no
+ * transparent huge pages (with THP "always" one written entry of a sparse
+ * table would fault in 2 MiB); in_dumps false: MADV_DONTDUMP.  The hints
+ * are system calls, not libc's madvise: this runs during initialisation,
+ * before an interposed madvise (a preloaded shim's, a sanitizer's) may be
+ * ready to be called.  Their failures cost only memory or time. */
+static void *reserve(size_t size, int prot, bool in_dumps) {
     int saved = errno;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         errno = saved;
         return NULL;
     }
-    /* Sparse: with transparent huge pages "always", one written entry
-     * would otherwise fault in 2 MiB.  Failures cost only memory or time.
-     * System calls, not libc's madvise: this runs during initialisation,
-     * before an interposed madvise (a preloaded shim's, a sanitizer's)
-     * may be ready to be called. */
     syscall(SYS_madvise, p, size, MADV_NOHUGEPAGE);
     if (!in_dumps)
         syscall(SYS_madvise, p, size, MADV_DONTDUMP);
     name_mapping(p, size, FRG_MAP_META);
     errno = saved;
     return p;
+}
+
+void *frg_os_reserve(size_t size) { return reserve(size, PROT_READ | PROT_WRITE, true); }
+
+void *frg_os_reserve_address_space(size_t size) { return reserve(size, PROT_NONE, false); }
+
+bool frg_os_make_accessible(void *p, size_t size) {
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
 }
 
 void frg_os_unmap(void *p, size_t size) { raw_unmap(p, size); }

@@ -4,12 +4,16 @@
  *
  * Owns: frg_pm_root, frg_pm_flat, every leaf, and the count of the map's
  * pages written.  Locking: leaf creation is serialised by leaf_lock (rank
- * META); installing a leaf is a release store, so lock-free lookups see
- * either NULL or a zero-filled leaf.  frg_pm_flat is set once, at
- * initialisation, before any leaf exists.  Entry writes need no lock: each
- * entry belongs to exactly one span owner at a time.
+ * META), and so are root_touched and bits_touched; installing a leaf is a
+ * release store, so lock-free lookups see either NULL or a zero-filled
+ * leaf.  frg_pm_flat is set once, at initialisation, before any leaf
+ * exists.
+ * Entry writes need no lock: each entry belongs to exactly one span owner
+ * at a time; leaf_touched and touched_pages are updated with atomics.
  */
 #include "pagemap.h"
+
+#include <errno.h>
 
 #include "lock.h"
 #include "options.h"
@@ -23,7 +27,7 @@ static size_t touched_pages; /* pages of the map written: root, leaves, leaf_tou
 /* Bit j of leaf_touched[i]: page j of leaf i has been written (a leaf is
  * 64 pages).  Beside the leaves, not in them: flat leaves are contiguous. */
 static uint64_t leaf_touched[NLEAVES];
-_Static_assert(sizeof(struct frg_pm_leaf) / FRG_PAGE == 64, "a leaf's pages fit one word of bits");
+_Static_assert(FRG_PM_LEAF_PAGES == 64, "a leaf's pages fit one word of bits");
 /* Which pages of frg_pm_root and of leaf_touched have been written. */
 static uint64_t root_touched[(sizeof frg_pm_root / FRG_PAGE + 63) / 64];
 static uint64_t bits_touched[(sizeof leaf_touched / FRG_PAGE + 63) / 64];
@@ -31,9 +35,9 @@ static uint64_t bits_touched[(sizeof leaf_touched / FRG_PAGE + 63) / 64];
 void frg_pagemap_init(void) {
     if (frg_opt.pagemap != FRG_PAGEMAP_FLAT || frg_pm_flat)
         return;
-    uint64_t *flat = frg_os_reserve(sizeof(struct frg_pm_leaf) * NLEAVES, false);
-    if (flat)
-        __atomic_store_n(&frg_pm_flat, flat, __ATOMIC_RELEASE);
+    uint64_t *map = frg_os_reserve_address_space(sizeof(struct frg_pm_leaf) * NLEAVES);
+    if (map)
+        __atomic_store_n(&frg_pm_flat, map, __ATOMIC_RELEASE);
 }
 
 const char *frg_pagemap_layout(void) { return frg_pm_flat ? "flat" : "tree"; }
@@ -58,10 +62,14 @@ bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
             continue;
         frg_lock(&leaf_lock.lock);
         if (!frg_pm_root[i]) {
+            /* flat: its slice, made accessible before the root publishes it */
             struct frg_pm_leaf *leaf = frg_pm_flat ? (struct frg_pm_leaf *)frg_pm_flat + i
-                                                   : frg_os_reserve(sizeof *leaf, true);
+                                                   : frg_os_reserve(sizeof *leaf);
+            if (leaf && frg_pm_flat && !frg_os_make_accessible(leaf, sizeof *leaf))
+                leaf = NULL;
             if (!leaf) {
                 frg_unlock(&leaf_lock.lock);
+                errno = ENOMEM;
                 return false;
             }
             count_static_page(root_touched, i * sizeof frg_pm_root[0]);

@@ -9,15 +9,18 @@
  *
  * Two layouts of the leaves (option `pagemap`):
  *   flat  the default: all 2^20 possible leaves are consecutive slices of
- *         one 256 GiB reservation (MAP_NORESERVE, left out of core dumps),
- *         so an address's entry is frg_pm_flat[address >> 12]: one load,
- *         where the tree's second load waits for the first.  Untouched
- *         slices read as zero.  Address space only: memory is committed
- *         page by page as entries are written, as in the tree.
- *   tree  each leaf its own 256 KiB reservation, made when a chunk first
- *         needs it; lookups load the root, then the leaf.  Chosen when the
- *         kernel refuses the flat reservation (a `ulimit -v` below it,
- *         overcommit_memory=2).
+ *         one 256 GiB reservation of address space, inaccessible
+ *         (PROT_NONE: no memory, nothing for mlockall to fault in) until
+ *         a chunk needs a slice, which is then made readable and writable
+ *         before the root points at it.  A lookup loads the root entry
+ *         and, without waiting for it, frg_pm_flat[address >> 12]: the
+ *         root only says whether that slice is there, so the CPU runs the
+ *         two loads side by side, where the tree's second load needs the
+ *         first's value.
+ *   tree  each leaf its own 256 KiB reservation (MAP_NORESERVE), made
+ *         when a chunk first needs it; a lookup loads the root, then the
+ *         leaf.  The fallback where the reservation is refused (a
+ *         `ulimit -v` below it, valgrind).
  * Writers go through the root in both layouts (in the flat one it points
  * at the slices in use).  Lookups take no lock; an address we never
  * registered maps to 0, which is how free() knows a pointer is not ours.
@@ -37,7 +40,7 @@
 #define FRG_PM_LEAF_BITS 15
 #define FRG_PM_ROOT_BITS (FRG_VA_BITS - FRG_PAGE_SHIFT - FRG_PM_LEAF_BITS)
 
-#define FRG_PM_LEAF_PAGES ((sizeof(void *) << FRG_PM_LEAF_BITS) / FRG_PAGE)
+#define FRG_PM_LEAF_PAGES ((sizeof(uint64_t) << FRG_PM_LEAF_BITS) / FRG_PAGE) /* 64 */
 
 /* An entry is the span descriptor's address (bits 4-46; 0 = not ours;
  * descriptors are 16-byte aligned).  The pages of a slab also carry
@@ -79,8 +82,8 @@ FRG_HIDDEN void frg_pagemap_init(void);
 /* "flat" or "tree": the layout in use. */
 FRG_HIDDEN const char *frg_pagemap_layout(void);
 
-/* Make sure the leaves covering [addr, addr+size) exist; false if metadata
- * memory is exhausted. */
+/* Make sure the leaves covering [addr, addr+size) exist; false (errno =
+ * ENOMEM) if metadata memory is exhausted. */
 FRG_HIDDEN bool frg_pagemap_ensure(uintptr_t addr, size_t size);
 /* Point `npages` pages from `addr` at `span` (NULL to clear).  Leaves must
  * exist (frg_pagemap_ensure).  A slab's kind and class must be set first:
@@ -95,30 +98,28 @@ FRG_HIDDEN void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *
  * checks the slab's freemap: the free key a freed object held is gone
  * with the page. */
 FRG_HIDDEN void frg_pagemap_set_slab_flag(uintptr_t addr, size_t npages, bool on);
-/* Bytes of the page map that have been written (root and leaf pages). */
+/* Bytes of the page map that have been written (pages of the root, of the
+ * leaves and of their touched bits). */
 FRG_HIDDEN size_t frg_pagemap_committed(void);
 /* Fork support. */
 FRG_HIDDEN void frg_pagemap_lock(void);
 FRG_HIDDEN void frg_pagemap_unlock(void);
 FRG_HIDDEN void frg_pagemap_reinit_lock(void);
 
-/* Where ptr's entry is kept, or NULL if no leaf covers it (flat layout:
- * NULL only above 2^47; an entry no leaf covers reads 0). */
+/* Where ptr's entry is kept, or NULL if no leaf covers it. */
 FRG_INLINE const uint64_t *frg_pagemap_slot(const void *ptr) {
     uintptr_t a = (uintptr_t)ptr;
-    /* not on the lookup's chain of loads: it does not depend on ptr */
-    const uint64_t *flat = __atomic_load_n(&frg_pm_flat, __ATOMIC_RELAXED);
-    if (FRG_LIKELY(flat != NULL)) {
-        if (FRG_UNLIKELY(a >> FRG_VA_BITS))
-            return NULL;
-        return &flat[a >> FRG_PAGE_SHIFT];
-    }
     uintptr_t root_idx = a >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
     if (FRG_UNLIKELY(root_idx >= ((uintptr_t)1 << FRG_PM_ROOT_BITS))) /* a >= 2^47 */
         return NULL;
     struct frg_pm_leaf *leaf = __atomic_load_n(&frg_pm_root[root_idx], __ATOMIC_ACQUIRE);
     if (FRG_UNLIKELY(!leaf))
         return NULL;
+    /* Flat: the same address as from `leaf`, computed without its value,
+     * so the entry's load need not wait for the root's. */
+    const uint64_t *flat = __atomic_load_n(&frg_pm_flat, __ATOMIC_RELAXED);
+    if (FRG_LIKELY(flat != NULL))
+        return &flat[a >> FRG_PAGE_SHIFT];
     return &leaf->entry[(a >> FRG_PAGE_SHIFT) & ((1u << FRG_PM_LEAF_BITS) - 1)];
 }
 

@@ -141,7 +141,7 @@ int frg_percpu_init(void) {
     /* room for the leases too, in case lease mode is chosen below */
     unsigned most = frg_ncpus + lease_count();
     frg_caches = frg_meta_alloc(sizeof(struct cache_state) * most, FRG_CACHELINE);
-    void *regions = frg_os_reserve((size_t)most << FRG_REGION_SHIFT, true);
+    void *regions = frg_os_reserve((size_t)most << FRG_REGION_SHIFT);
     if (!frg_caches || !regions) {
         frg_warn("no memory for per-CPU caches at start-up; running without them");
         return frg_fastpath.cache_mode = FRG_CACHE_OFF;

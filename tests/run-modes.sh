@@ -12,7 +12,7 @@
 #   lease     percpu:lease with glibc told not to register rseq, as where
 #             lease mode is chosen by itself (kernels before 5.10)
 #   lock      percpu:lock
-#   off       percpu:off, and the page map's tree layout (pagemap:tree;
+#   off       percpu:off, with the page map's tree layout (pagemap:tree;
 #             every other mode runs the default flat one)
 # Each run tells the test which mode and area to expect (FRG_TEST_EXPECT,
 # tests/testutil.h) and which page-map layout (FRG_TEST_PAGEMAP); a mode
@@ -26,7 +26,7 @@ fail=0
 default_area=$(sh "$(dirname "$0")/default-rseq-area.sh")
 for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lease lock off}; do
     tunables=${GLIBC_TUNABLES:-}
-    pagemap=flat
+    pagemap=flat layout=
     case $mode in
     rseq) conf=percpu:rseq expect=rseq/$default_area
           [ "$default_area" = frgmalloc ] && conf=$conf,rseq_own:always ;;
@@ -37,12 +37,12 @@ for mode in ${FRG_TEST_MODES:-rseq rseq-own rseq-migrate lease lock off}; do
     lease) conf=percpu:lease expect=lease/none
            tunables=glibc.pthread.rseq=0${tunables:+:$tunables} ;;
     lock) conf=percpu:lock expect=lock/none ;;
-    off) conf=percpu:off,pagemap:tree expect=off/none pagemap=tree ;;
+    off) conf=percpu:off expect=off/none pagemap=tree layout=pagemap:tree ;;
     *) echo "run-modes.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
     echo "=== percpu:$mode"
     GLIBC_TUNABLES=$tunables FRG_TEST_EXPECT=$expect FRG_TEST_PAGEMAP=$pagemap \
-        FRGMALLOC_CONF="$conf${FRGMALLOC_CONF:+,$FRGMALLOC_CONF}" "$@"
+        FRGMALLOC_CONF="$conf${layout:+,$layout}${FRGMALLOC_CONF:+,$FRGMALLOC_CONF}" "$@"
     case $? in
     0) echo "=== percpu:$mode: pass" ;;
     77) echo "=== percpu:$mode: SKIP" ;;

@@ -209,13 +209,12 @@ static inline bool tu_lease_possible(void) {
     return cmds > 0 && (cmds & (1 << 4)); /* REGISTER_PRIVATE_EXPEDITED */
 }
 
-/* Would the kernel give the flat page map its 256 GiB reservation
- * (MAP_NORESERVE)?  Not under a `ulimit -v` below it, nor with
- * overcommit_memory=2. */
+/* Would the kernel give the flat page map its 256 GiB reservation of
+ * address space (PROT_NONE)?  Not under a `ulimit -v` below it, nor under
+ * valgrind. */
 static inline bool tu_flat_pagemap_possible(void) {
     size_t size = (size_t)256 << 30;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return false;
     munmap(p, size);
