@@ -51,7 +51,7 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
     X(slab_order, FRG_OPT_ENUM, slab_order, FRG_ORDER_FULLEST, 0, 1, "fullest|address", \
       "which non-full slab a size class allocates from first")                         \
     X(pagemap, FRG_OPT_ENUM, pagemap, FRG_PAGEMAP_FLAT, 0, 1, "flat|tree",              \
-      "page-map layout: flat = the entry's load does not wait for the root's, in 256 GiB of reserved address space (inaccessible until used: no memory, nothing for mlockall; tree where the reservation is refused); tree = the root's load, then the leaf's") \
+      "page-map layout: flat = the entry's load does not wait for the root's, in 256 GiB of reserved address space (inaccessible until used: no memory, nothing for mlockall; tree where it is refused, or under a ulimit -v or a finite ulimit -l of 64 MiB or more); tree = the root's load, then the leaf's") \
     X(percpu, FRG_OPT_ENUM, percpu, FRG_PERCPU_AUTO, 0, 4, "auto|rseq|lease|lock|off",  \
       "per-CPU cache mode: auto picks rseq when the kernel allows it (on glibc's rseq area or frgmalloc's, see rseq_own), else lease where membarrier works, else lock") \
     X(leases, FRG_OPT_UINT, leases, 0, 0, 1024, NULL,                                   \

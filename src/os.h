@@ -23,13 +23,14 @@ FRG_HIDDEN void *frg_os_map(size_t size, enum frg_map_kind kind);
 /* Same, aligned to `align` (a power of two >= page). */
 FRG_HIDDEN void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind);
 /* A large zero-filled region whose pages are only committed when touched
- * (MAP_NORESERVE, never as transparent huge pages); for sparse tables.
- * errno is kept, also on failure. */
+ * (MAP_NORESERVE); for sparse tables.  errno is kept, also on failure. */
 FRG_HIDDEN void *frg_os_reserve(size_t size);
 /* Address space only: an inaccessible reservation (PROT_NONE: no memory
  * charged even with overcommit_memory=2, nothing for mlockall to fault
  * in), never transparent huge pages, left out of core dumps; its parts
- * are made readable and writable with frg_os_make_accessible. */
+ * are made readable and writable with frg_os_make_accessible.  NULL
+ * (errno kept) also where address space is limited or counted against
+ * a memlock limit (`ulimit -v`, a large finite `ulimit -l`). */
 FRG_HIDDEN void *frg_os_reserve_address_space(size_t size);
 FRG_HIDDEN bool frg_os_make_accessible(void *p, size_t size);
 FRG_HIDDEN void frg_os_unmap(void *p, size_t size);

@@ -1,8 +1,8 @@
 /*
  * os_linux.c - the Linux implementation of os.h.
  *
- * Owns: every mmap, munmap, mremap, madvise, process_madvise and prctl the
- * library makes, the counters of those calls, the fault-injection hook, CPU
+ * Owns: every mmap, munmap, mremap, mprotect, madvise, process_madvise and
+ * prctl the library makes, the address-space limits it reads, the counters of those calls, the fault-injection hook, CPU
  * counting, environment lookup, and keeping our module loaded.  The only
  * file that includes <sys/mman.h>.
  * Locking: none; counters and the "batched purge works" flag are atomics,
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -147,30 +148,48 @@ void *frg_os_map_aligned(size_t size, size_t align, enum frg_map_kind kind) {
     return (void *)start;
 }
 
-/* Reserve `size` bytes with protection `prot`, MAP_NORESERVE, no
- * transparent huge pages (with THP "always" one written entry of a sparse
- * table would fault in 2 MiB); in_dumps false: MADV_DONTDUMP.  The hints
- * are system calls, not libc's madvise: this runs during initialisation,
- * before an interposed madvise (a preloaded shim's, a sanitizer's) may be
- * ready to be called.  Their failures cost only memory or time. */
-static void *reserve(size_t size, int prot, bool in_dumps) {
+/* Reserve `size` bytes with protection `prot`, MAP_NORESERVE; errno kept. */
+static void *reserve(size_t size, int prot) {
     int saved = errno;
     void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        errno = saved;
-        return NULL;
-    }
-    syscall(SYS_madvise, p, size, MADV_NOHUGEPAGE);
-    if (!in_dumps)
-        syscall(SYS_madvise, p, size, MADV_DONTDUMP);
-    name_mapping(p, size, FRG_MAP_META);
     errno = saved;
+    if (p == MAP_FAILED)
+        return NULL;
+    name_mapping(p, size, FRG_MAP_META);
     return p;
 }
 
-void *frg_os_reserve(size_t size) { return reserve(size, PROT_READ | PROT_WRITE, true); }
+void *frg_os_reserve(size_t size) { return reserve(size, PROT_READ | PROT_WRITE); }
 
-void *frg_os_reserve_address_space(size_t size) { return reserve(size, PROT_NONE, false); }
+/* A process with a finite address-space limit (`ulimit -v`) would lose
+ * 256 GiB of it, and one with a large finite memlock limit could no
+ * longer mlockall: the kernel compares the limit with the whole address
+ * space, reservation included (root's CAP_IPC_LOCK is not asked after:
+ * the tree then, to be safe).  Below 64 MiB the limit stops mlockall of
+ * any sizeable process anyway. */
+static bool address_space_counted(void) {
+    struct rlimit as, lock;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+        return true;
+    return getrlimit(RLIMIT_MEMLOCK, &lock) == 0 && lock.rlim_cur != RLIM_INFINITY &&
+           lock.rlim_cur >= ((rlim_t)64 << 20);
+}
+
+void *frg_os_reserve_address_space(size_t size) {
+    int saved = errno;
+    void *p = address_space_counted() ? NULL : reserve(size, PROT_NONE);
+    /* No transparent huge pages: with THP "always" one written entry of
+     * a sparse table would fault in 2 MiB; and out of core dumps.  System
+     * calls, not libc's madvise: this runs during initialisation, before
+     * an interposed madvise (a preloaded shim's, a sanitizer's) may be
+     * ready to be called.  Failures cost only memory or time. */
+    if (p) {
+        syscall(SYS_madvise, p, size, MADV_NOHUGEPAGE);
+        syscall(SYS_madvise, p, size, MADV_DONTDUMP);
+    }
+    errno = saved;
+    return p;
+}
 
 bool frg_os_make_accessible(void *p, size_t size) {
     if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {

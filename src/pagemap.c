@@ -53,8 +53,10 @@ static void count_static_page(uint64_t *seen, size_t offset) {
 }
 
 bool frg_pagemap_ensure(uintptr_t addr, size_t size) {
-    if ((addr + size - 1) >> FRG_VA_BITS)
+    if ((addr + size - 1) >> FRG_VA_BITS) {
+        errno = ENOMEM;
         return false;
+    }
     uintptr_t first = addr >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
     uintptr_t last = (addr + size - 1) >> (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS);
     for (uintptr_t i = first; i <= last; i++) {
