@@ -2,9 +2,10 @@
  * os_linux.c - the Linux implementation of os.h.
  *
  * Owns: every mmap, munmap, mremap, mprotect, madvise, process_madvise and
- * prctl the library makes, the address-space limits it reads, the counters of those calls, the fault-injection hook, CPU
- * counting, environment lookup, and keeping our module loaded.  The only
- * file that includes <sys/mman.h>.
+ * prctl the library makes, the counters of those calls, the
+ * fault-injection hook, the address-space limits it reads, CPU counting,
+ * environment lookup, and keeping our module loaded.  The only file that
+ * includes <sys/mman.h>.
  * Locking: none; counters and the "batched purge works" flag are atomics,
  * the "under valgrind" flag is set once at initialisation, the rest is
  * stateless syscalls.
