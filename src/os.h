@@ -32,6 +32,9 @@ FRG_HIDDEN void *frg_os_reserve(size_t size);
  * (errno kept) also where address space is limited or counted against
  * a memlock limit (`ulimit -v`, a large finite `ulimit -l`). */
 FRG_HIDDEN void *frg_os_reserve_address_space(size_t size);
+/* Is address space limited, or counted against a memlock limit that
+ * would make a large reservation cost the process (then none is made)? */
+FRG_HIDDEN bool frg_os_address_space_counted(void);
 FRG_HIDDEN bool frg_os_make_accessible(void *p, size_t size);
 FRG_HIDDEN void frg_os_unmap(void *p, size_t size);
 /* Give the pages back: afterwards they read as zero and are not resident

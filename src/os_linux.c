@@ -166,9 +166,9 @@ void *frg_os_reserve(size_t size) { return reserve(size, PROT_READ | PROT_WRITE)
  * 256 GiB of it, and one with a large finite memlock limit could no
  * longer mlockall: the kernel compares the limit with the whole address
  * space, reservation included (root's CAP_IPC_LOCK is not asked after:
- * the tree then, to be safe).  Below 64 MiB the limit stops mlockall of
- * any sizeable process anyway. */
-static bool address_space_counted(void) {
+ * no reservation then, to be safe).  Below 64 MiB the limit stops
+ * mlockall of any sizeable process anyway. */
+bool frg_os_address_space_counted(void) {
     struct rlimit as, lock;
     if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
         return true;
@@ -178,7 +178,7 @@ static bool address_space_counted(void) {
 
 void *frg_os_reserve_address_space(size_t size) {
     int saved = errno;
-    void *p = address_space_counted() ? NULL : reserve(size, PROT_NONE);
+    void *p = frg_os_address_space_counted() ? NULL : reserve(size, PROT_NONE);
     /* No transparent huge pages: with THP "always" one written entry of
      * a sparse table would fault in 2 MiB; and out of core dumps.  System
      * calls, not libc's madvise: this runs during initialisation, before

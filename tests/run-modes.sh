@@ -18,9 +18,10 @@
 # tests/testutil.h) and which page-map layout (FRG_TEST_PAGEMAP); a mode
 # that fell back to another fails, except an rseq or lease mode on a
 # build or kernel that cannot have one: skipped (77), and said so (and
-# the flat page map where the kernel refuses its reservation: run as is).  The unit tests link libfrgmalloc.a, which registers its own
-# rseq area only with rseq_own:always (design.md), so on a glibc without
-# rseq support the rseq mode asks for it.
+# the flat page map where it is not possible: run as is, and said so).
+# The unit tests link libfrgmalloc.a, which registers its own rseq area
+# only with rseq_own:always (design.md), so on a glibc without rseq
+# support the rseq mode asks for it.
 set -u
 fail=0
 default_area=$(sh "$(dirname "$0")/default-rseq-area.sh")

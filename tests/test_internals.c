@@ -81,6 +81,14 @@ static void test_bitmap(void) {
     CU_ASSERT_EQUAL(frg_bm_count(bm, 0, 256), 120);
 }
 
+/* The index of a page-map leaf no chunk has needed (the highest). */
+static size_t unused_leaf(void) {
+    size_t i = ((size_t)1 << FRG_PM_ROOT_BITS) - 1;
+    while (i > 0 && frg_pm_root[i])
+        i--;
+    return i;
+}
+
 static void test_pagemap_foreign(void) {
     int local;
     static int global;
@@ -104,20 +112,12 @@ static void test_pagemap_foreign(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(s->kind, FRG_SPAN_SLAB);
     frg_free(mine);
-    /* the layout the option asked for, unless the flat one was refused */
-    const char *layout = frg_pagemap_layout();
-    if (frg_opt.pagemap != FRG_PAGEMAP_FLAT) {
-        CU_ASSERT_STRING_EQUAL(layout, "tree");
-    } else if (strcmp(layout, "flat")) { /* probed only then: a second 256 GiB could fail */
-        CU_ASSERT(!tu_flat_pagemap_possible());
-    }
+    /* the layout the option asked for, unless the flat one is not possible */
+    CU_ASSERT(tu_pagemap_as_expected(frg_opt.pagemap == FRG_PAGEMAP_FLAT ? "flat" : "tree"));
     /* an address in a stretch no leaf covers (in the flat layout: a slice
      * still inaccessible, which the root's entry keeps the lookup from) */
-    for (uintptr_t i = ((uintptr_t)1 << FRG_PM_ROOT_BITS) - 2; i > 0; i--)
-        if (!frg_pm_root[i]) {
-            CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)(i << (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS))));
-            break;
-        }
+    size_t i = unused_leaf();
+    CU_ASSERT_PTR_NULL(frg_pagemap_lookup((void *)(i << (FRG_PAGE_SHIFT + FRG_PM_LEAF_BITS))));
 }
 
 /* The VmFlags line of /proc/self/smaps for the mapping holding `addr`
@@ -175,16 +175,13 @@ static void test_pagemap_reservation_flags(void) {
         fprintf(stderr, "page map (%s layout) at %p: VmFlags%s", frg_pagemap_layout(), (void *)slot,
                 flags);
     if (flat) {
-        for (uintptr_t i = ((uintptr_t)1 << FRG_PM_ROOT_BITS) - 2; i > 0; i--)
-            if (!frg_pm_root[i]) {
-                char unused[256];
-                vm_flags_of(frg_pm_flat + (i << FRG_PM_LEAF_BITS), unused, sizeof unused);
-                CU_ASSERT(unused[0] && !has_vm_flag(unused, "rd") && !has_vm_flag(unused, "wr") &&
-                          has_vm_flag(unused, "dd"));
-                if (!unused[0] || has_vm_flag(unused, "rd"))
-                    fprintf(stderr, "unused slice %zu: VmFlags%s\n", (size_t)i, unused);
-                break;
-            }
+        size_t i = unused_leaf();
+        char unused[256];
+        vm_flags_of(frg_pm_flat + (i << FRG_PM_LEAF_BITS), unused, sizeof unused);
+        CU_ASSERT(unused[0] && !has_vm_flag(unused, "rd") && !has_vm_flag(unused, "wr") &&
+                  has_vm_flag(unused, "dd"));
+        if (!unused[0] || has_vm_flag(unused, "rd"))
+            fprintf(stderr, "unused slice %zu: VmFlags%s\n", i, unused);
     }
     frg_free(mine);
 }
