@@ -32,6 +32,19 @@
 FRG_INLINE void *small_alloc(uintptr_t cls) { return frg_cache_alloc(cls); }
 
 static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
+    /* Runs of a large class the CPU caches take come from them like small
+     * objects (their word 1 likewise); frg_percpu_large_max is 0 until
+     * the caches are set up.  A zeroed run comes from the cache only if
+     * it has one at hand; else from large.c, which knows whether fresh
+     * pages are zero already. */
+    if (size <= frg_percpu_large_max && align <= FRG_PAGE && size > FRG_SMALL_MAX) {
+        unsigned cls = FRG_NCLASSES + frg_large_class_of(frg_large_run_pages(size));
+        if (!zero)
+            return frg_cache_alloc(cls);
+        void *p = frg_cache_take_cached(cls);
+        if (p)
+            return memset(p, 0, frg_class_size(cls));
+    }
     if (FRG_UNLIKELY(size > MAX_REQUEST || align > MAX_REQUEST / 2 + 1)) {
         errno = ENOMEM;
         return NULL;
@@ -67,24 +80,49 @@ FRG_API FRG_ALIGNED(64) void *frg_malloc(size_t size) {
 
 enum freed_answer { LIVE, FREED, UNSURE };
 
+/* Does span s (of the object p points at) hold objects the CPU caches
+ * take: a slab, or a run of a large class they cache (sclass set)? */
+FRG_INLINE bool cached_kind(const struct frg_span *s) {
+    return s->kind == FRG_SPAN_SLAB || (s->kind == FRG_SPAN_LARGE && s->sclass);
+}
+
 /* Word 1 matched the free key: p may be sitting free in a cache.  Flush
- * every CPU cache and the class's transfer cache so that all free objects
- * of the class are back in their slabs, then ask the slab.  Exact; slow,
- * but valid programs almost never get here.  UNSURE if a CPU's cache
- * could not be drained (only with rseq_fence:migrate, when the kernel
- * would not move this thread there): p may be sitting in it. */
-static FRG_COLD enum freed_answer small_is_freed(void *p, unsigned cls) {
+ * every CPU cache (and, for a small class, its transfer cache) so that
+ * every free object of the class is back in its slab, and every free run
+ * back in large.c, which marks it freed (usable size 0); then ask.  Exact;
+ * slow, but valid programs almost never get here.  UNSURE if a CPU's
+ * cache could not be drained (only with rseq_fence:migrate, when the
+ * kernel would not move this thread there): p may be sitting in it. */
+static FRG_COLD enum freed_answer cached_is_freed(void *p, unsigned cls) {
     bool all = false;
     for (int tries = 0; tries < 3 && !all; tries++)
         all = frg_percpu_drain_all_exact();
     if (!all)
         return UNSURE;
+    if (cls >= FRG_NCLASSES) {
+        const struct frg_span *s = frg_pagemap_lookup(p);
+        bool live = s && s->kind == FRG_SPAN_LARGE && FRG_BASE(s) == (uintptr_t)p &&
+                    __atomic_load_n(&s->u.large.usable, __ATOMIC_RELAXED);
+        return live ? LIVE : FREED;
+    }
     frg_transfer_drain(cls);
     frg_lock(&frg_central[cls].lock);
     struct frg_span *s = frg_pagemap_lookup(p);
     bool freed = !s || s->kind != FRG_SPAN_SLAB || !frg_slab_is_live(s, p);
     frg_unlock(&frg_central[cls].lock);
     return freed ? FREED : LIVE;
+}
+
+/* Does word 1 of the object p (small, or a run of a large class) hold the
+ * free key?  Under memcheck the word may be undefined (a live object the
+ * program never wrote) or inaccessible (a freed one): our look is not the
+ * program's, so errors are not reported for it. */
+static bool holds_free_key(const void *p) {
+    FRG_VG_QUIET_BEGIN();
+    uint64_t word = __atomic_load_n((const uint64_t *)p + 1, __ATOMIC_ACQUIRE);
+    FRG_VG_QUIET_END();
+    FRG_VG_DEFINED(&word, sizeof word);
+    return word == frg_fastpath.free_key;
 }
 
 /* Why `p` (with page-map entry `s`) is not the start of a live object:
@@ -102,7 +140,13 @@ static const char *misuse_kind(const void *p, const struct frg_span *s) {
                    ? NULL : "interior";
     if (s->kind == FRG_SPAN_LARGE && !__atomic_load_n(&s->u.large.usable, __ATOMIC_RELAXED))
         return "use-after-free"; /* a freed run kept in large.c's cache */
-    return (uintptr_t)p == FRG_BASE(s) ? NULL : "interior";
+    if ((uintptr_t)p == FRG_BASE(s))
+        return NULL;
+    /* inside a run a CPU cache may hold (its word 1 is the free key) */
+    if (cached_kind(s) && holds_free_key((void *)FRG_BASE(s)) &&
+        cached_is_freed((void *)FRG_BASE(s), s->sclass) == FREED)
+        return "use-after-free";
+    return "interior";
 }
 
 /* "frgmalloc: <kind> <op> of <p>", e.g. "invalid free of 0x..."; a free of
@@ -116,18 +160,6 @@ static FRG_COLD void report(const char *op, const char *kind, const void *p) {
     what[k] = ' ';
     memcpy(what + k + 1, op, o + 1);
     frg_report_misuse(what, p);
-}
-
-/* Does word 1 of the small object p hold the free key?  Under memcheck the
- * word may be undefined (a live object the program never wrote) or
- * inaccessible (a freed one): our look is not the program's, so errors
- * are not reported for it. */
-static bool holds_free_key(const void *p) {
-    FRG_VG_QUIET_BEGIN();
-    uint64_t word = __atomic_load_n((const uint64_t *)p + 1, __ATOMIC_ACQUIRE);
-    FRG_VG_QUIET_END();
-    FRG_VG_DEFINED(&word, sizeof word);
-    return word == frg_fastpath.free_key;
 }
 
 /* After word 1 of p was read (no_free_key, holds_free_key): is p's
@@ -162,9 +194,8 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
         report("free", bad, p);
         return;
     }
-    switch (s->kind) {
-    case FRG_SPAN_SLAB:
-        switch (small_is_freed(p, s->sclass)) {
+    if (cached_kind(s)) {
+        switch (cached_is_freed(p, s->sclass)) {
         case FREED:
             frg_report_misuse("double free", p);
             return;
@@ -177,6 +208,8 @@ static FRG_NOINLINE void free_slow(void *p, struct frg_span *s) {
         FRG_VG_FREE(p);
         frg_cache_free(s->sclass, p);
         return;
+    }
+    switch (s->kind) {
     case FRG_SPAN_LARGE:
         FRG_VG_FREE(p);
         frg_note_activity();
@@ -290,7 +323,7 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass) == FREED)
+    if (!bad && cached_kind(s) && maybe_freed(slot, e, p) && cached_is_freed(p, s->sclass) == FREED)
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -404,7 +437,7 @@ FRG_API size_t frg_malloc_usable_size(void *p) {
         return frg_class_size(frg_pm_class(e));
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && s->kind == FRG_SPAN_SLAB && maybe_freed(slot, e, p) && small_is_freed(p, s->sclass) == FREED)
+    if (!bad && cached_kind(s) && maybe_freed(slot, e, p) && cached_is_freed(p, s->sclass) == FREED)
         bad = "use-after-free";
     if (bad) {
         report("malloc_usable_size", bad, p);

@@ -1,25 +1,34 @@
 /*
- * large.c - large objects: page runs from the page heap, and a per-CPU
- * cache of freed runs.
+ * large.c - large objects: page runs from the page heap, and the second
+ * level of their cache.
  *
- * Owns: span->u.large.usable, the run cache's shards and the large
+ * Owns: span->u.large.usable, the shards of the run cache and the large
  * counters, which live in the shards.
- * A freed run of up to `large_cache_max` bytes is kept whole (its page-map
- * entry, its descriptor, its pages) in the shard of the CPU that frees it,
- * up to SHARD_RUNS runs and `large_cache_max` bytes a shard, oldest given
- * to the page heap first, and while the dirty budget has room (the page
- * heap's dirty pages and central.c's stashed slabs counted first).  A
- * request of n pages takes a cached run of n to n + n/8 pages from its
- * CPU's shard, else from another CPU's (steal).
- * So a program that allocates and frees a 128 KiB buffer in a loop costs
- * no page-heap work and writes no page-map entry (a page-map line also
- * holds the entries of neighbouring slabs, which other CPUs' frees read),
- * and threads on different CPUs do not meet on one lock.  A cached run's
- * usable size is 0: a free, realloc or malloc_usable_size of it is
- * reported as a use after free (alloc.c, misuse_kind).  A run that is not
- * kept goes to the page heap; cached runs go back there when the purger
- * finds their shard unused for a whole tick, and at a full purge
- * (malloc_trim).
+ * A large object is a run of a large class (sizeclass.h).  Runs the
+ * per-CPU caches take (classes up to `large_cache_max`) carry their class
+ * in `sclass` and in their first page's page-map entry, and are allocated
+ * and freed through those caches like small objects (alloc.c, percpu.c);
+ * large.c hands a cache a run when it misses (frg_large_cache_refill) and
+ * takes back what a full cache gives up (frg_large_cache_flush), as the
+ * transfer cache does for small objects.  The counters count runs out of
+ * and back into large.c: runs sitting in a CPU cache are cached, not live
+ * (frg_large_stats subtracts them).
+ * The second level: a run a CPU cache has no room for, or one freed here
+ * directly, is kept whole (its page-map entry, its descriptor, its pages)
+ * in the shard of the CPU that frees it, up to SHARD_RUNS runs and
+ * `large_cache_max` bytes a shard, oldest given to the page heap first,
+ * and while the dirty budget has room (the page heap's dirty pages,
+ * central.c's stashed slabs and the CPU caches' large capacity counted
+ * first).  A request of n pages takes a cached run of n to n + n/8 pages
+ * from its CPU's shard, else from another CPU's (steal: a producer takes
+ * back what a consumer's CPU could not keep).  Threads on different CPUs
+ * do not meet on one lock, and reuse writes no page-map entry (a page-map
+ * line also holds the entries of neighbouring slabs, which other CPUs'
+ * frees read).  A shard-cached run's usable size is 0: a free, realloc or
+ * malloc_usable_size of it is reported as a use after free (alloc.c,
+ * misuse_kind).  A run that is not kept goes to the page heap; cached runs
+ * go back there when the purger finds their shard unused for a whole tick,
+ * and at a full purge (malloc_trim).
  * Locking: shards[i].lock (rank LARGE_CACHE) guards shard i's runs and
  * counters; no other lock is taken under it, and a thread holds one shard
  * lock at a time (fork's prepare handler excepted).  The page heap locks
@@ -33,6 +42,7 @@
 #include "lock.h"
 #include "options.h"
 #include "pageheap.h"
+#include "pagemap.h"
 #include "percpu.h"
 #include "purge.h"
 
@@ -106,8 +116,23 @@ static void shard_remove(struct shard *sh, unsigned i) {
     __atomic_store_n(&sh->bytes, sh->bytes - bytes, __ATOMIC_RELAXED);
 }
 
+/* Count run s out (to the program or a CPU cache) on shard sh; lock held.
+ * Its usable size is set here, under the lock: a cached run stops reading
+ * as freed. */
+static void count_out_locked(struct shard *sh, struct frg_span *s) {
+    s->u.large.usable = (size_t)s->npages * FRG_PAGE;
+    sh->nmalloc++;
+    sh->live_bytes += s->u.large.usable;
+}
+
+/* Count run s back in on shard sh; lock held. */
+static void count_in_locked(struct shard *sh, const struct frg_span *s) {
+    sh->nfree++;
+    sh->live_bytes -= s->u.large.usable;
+}
+
 /* A cached run of npages up to npages + npages/8 pages off shard sh (the
- * smallest; the newest of equals), or NULL.  Lock held. */
+ * smallest; the newest of equals), counted out, or NULL.  Lock held. */
 static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     size_t limit = npages + npages / 8;
     unsigned at = SHARD_RUNS, best = 0;
@@ -126,6 +151,7 @@ static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     shard_remove(sh, at);
     sh->hits++;
     sh->used = true;
+    count_out_locked(sh, s);
     return s;
 }
 
@@ -189,17 +215,22 @@ static bool put_locked(struct shard *sh, struct frg_span *s, struct frg_span **e
     return true;
 }
 
-/* Give a chain of runs (linked by next) to the page heap. */
-static void free_chain(struct frg_span *chain) {
-    if (!chain)
-        return;
+/* Give a chain of runs (linked by next) to the page heap; true if there
+ * were any (the caller then enforces the dirty budget). */
+static bool release_chain(struct frg_span *chain) {
+    bool any = chain != NULL;
     while (chain) {
         struct frg_span *next = chain->next;
         chain->next = NULL;
         frg_pageheap_free(chain);
         chain = next;
     }
-    frg_pageheap_enforce_budget();
+    return any;
+}
+
+static void free_chain(struct frg_span *chain) {
+    if (release_chain(chain))
+        frg_pageheap_enforce_budget();
 }
 
 void frg_large_cache_release(bool all) {
@@ -226,54 +257,103 @@ void frg_large_cache_release(bool all) {
 }
 
 size_t frg_large_cached_bytes(void) {
-    return __atomic_load_n(&approved_total.bytes, __ATOMIC_RELAXED);
+    return __atomic_load_n(&approved_total.bytes, __ATOMIC_RELAXED) + frg_percpu_large_capacity();
 }
 
 void frg_large_lock_all(void) { frg_lock_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
 void frg_large_unlock_all(void) { frg_unlock_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
 void frg_large_reinit_locks(void) { frg_lock_reinit_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }
 
-/* ---- allocation -------------------------------------------------------- */
+/* ---- counting, and the per-CPU caches' side ---------------------------- */
 
-/* Count a large malloc of s on shard sh; lock held.  s's usable size is
- * set here, under the lock: a cached run stops reading as freed. */
-static void count_malloc_locked(struct shard *sh, struct frg_span *s) {
-    s->u.large.usable = (size_t)s->npages * FRG_PAGE;
-    sh->nmalloc++;
-    sh->live_bytes += s->u.large.usable;
+/* The size class runs of npages are freed to (a large class, sizeclass.h),
+ * or 0 where the per-CPU caches do not take them: no caches, or runs
+ * larger than large_cache_max.  It is the run's sclass, and its page-map
+ * entry carries it, so that free() caches the run without reading the
+ * descriptor. */
+static unsigned cache_class_of(size_t npages) {
+    if (npages * FRG_PAGE > frg_percpu_large_max)
+        return 0;
+    unsigned l = frg_large_class_of(npages);
+    return l < FRG_NLARGE_CLASSES ? FRG_NCLASSES + l : 0;
 }
 
-void *frg_large_alloc(size_t size, size_t align, bool zero) {
-    size_t npages = (size + FRG_PAGE - 1) / FRG_PAGE;
-    size_t align_pages = align > FRG_PAGE ? align / FRG_PAGE : 1;
-    bool zeroed = false;
+/* A run of npages pages (at least; up to npages/8 more from a shard),
+ * counted out: from this CPU's shard or another's (unaligned requests),
+ * or the page heap, with `align_pages` alignment.  *zeroed: its pages are
+ * known to be zero. */
+static struct frg_span *run_out(size_t npages, size_t align_pages, bool *zeroed) {
     struct shard *sh = my_shard();
     struct frg_span *s = NULL;
+    *zeroed = false;
     if (align_pages == 1 && __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
         frg_lock(&sh->lock);
-        if ((s = take_locked(sh, npages)))
-            count_malloc_locked(sh, s);
+        s = take_locked(sh, npages);
         frg_unlock(&sh->lock);
+        if (s)
+            return s;
     }
-    if (!s) {
-        if (!(align_pages == 1 && (s = steal(sh, npages))) &&
-            !(s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, 0, &zeroed)))
-            return NULL;
-        frg_lock(&sh->lock);
-        count_malloc_locked(sh, s);
-        frg_unlock(&sh->lock);
+    if (align_pages == 1 && (s = steal(sh, npages)))
+        return s;
+    if (!(s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, cache_class_of(npages), zeroed)))
+        return NULL;
+    frg_lock(&sh->lock);
+    count_out_locked(sh, s);
+    frg_unlock(&sh->lock);
+    return s;
+}
+
+unsigned frg_large_cache_refill(unsigned cls, void **out, unsigned n) {
+    bool zeroed;
+    struct frg_span *s = n ? run_out(frg_classes[cls].slab_pages, 1, &zeroed) : NULL;
+    if (!s)
+        return 0;
+    out[0] = (void *)FRG_BASE(s); /* the cache clears its word 1 */
+    return 1;
+}
+
+bool frg_large_cache_flush(void *const *runs, unsigned n, bool draining) {
+    struct frg_span *chain = NULL;
+    bool kept = false;
+    struct shard *sh = my_shard();
+    frg_lock(&sh->lock);
+    for (unsigned i = 0; i < n; i++) {
+        struct frg_span *s = frg_pagemap_lookup(runs[i]); /* its first page: the span */
+        count_in_locked(sh, s);
+        if (!draining && put_locked(sh, s, &chain)) {
+            kept = true;
+        } else {
+            s->next = chain;
+            chain = s;
+        }
     }
+    frg_unlock(&sh->lock);
+    if (kept)
+        frg_purge_notify(); /* the purger ticks while runs are cached */
+    return release_chain(chain);
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+void *frg_large_alloc(size_t size, size_t align, bool zero) {
+    size_t align_pages = align > FRG_PAGE ? align / FRG_PAGE : 1;
+    bool zeroed;
+    struct frg_span *s = run_out(frg_large_run_pages(size), align_pages, &zeroed);
+    if (!s)
+        return NULL;
+    void *p = (void *)FRG_BASE(s);
     if (zero && !zeroed)
-        memset((void *)FRG_BASE(s), 0, s->u.large.usable);
-    return (void *)FRG_BASE(s);
+        memset(p, 0, s->u.large.usable);
+    else if (s->sclass)
+        ((uint64_t *)p)[1] = 0; /* it may hold the free key (alloc.c) */
+    return p;
 }
 
 void frg_large_free(struct frg_span *s) {
     struct shard *sh = my_shard();
     struct frg_span *evicted = NULL;
     frg_lock(&sh->lock);
-    sh->nfree++;
-    sh->live_bytes -= s->u.large.usable;
+    count_in_locked(sh, s);
     bool kept = put_locked(sh, s, &evicted);
     frg_unlock(&sh->lock);
     if (kept) {
@@ -286,7 +366,7 @@ void frg_large_free(struct frg_span *s) {
 }
 
 bool frg_large_resize(struct frg_span *s, size_t size) {
-    size_t npages = (size + FRG_PAGE - 1) / FRG_PAGE;
+    size_t npages = frg_large_run_pages(size);
     size_t old = s->u.large.usable;
     if (npages == s->npages)
         return true;
@@ -295,6 +375,9 @@ bool frg_large_resize(struct frg_span *s, size_t size) {
     else if (!frg_pageheap_grow(s, npages))
         return false;
     s->u.large.usable = npages * FRG_PAGE;
+    /* its class changed with its size: so does the one free() reads */
+    s->sclass = (uint8_t)cache_class_of(npages);
+    frg_pagemap_set(FRG_BASE(s), 1, s);
     struct shard *sh = my_shard();
     frg_lock(&sh->lock);
     sh->live_bytes += s->u.large.usable - old; /* modulo 2^64 */
@@ -322,11 +405,23 @@ void frg_large_stats(struct frg_large_stats *out) {
         hits += sh->hits;
         frg_unlock(&sh->lock);
     }
+    /* Runs in the CPU caches were counted out and are not live: a run of
+     * a large class has that class's size. */
+    struct frg_percpu_stats pc;
+    frg_percpu_stats(&pc);
+    size_t in_cpu_caches = 0;
+    for (unsigned c = FRG_NCLASSES; c < FRG_NCACHE_CLASSES; c++) {
+        in_cpu_caches += pc.cached_objs[c];
+        cached_bytes += pc.cached_objs[c] * frg_class_size(c);
+        live_bytes -= pc.cached_objs[c] * frg_class_size(c); /* modulo 2^64 */
+    }
+    cached += in_cpu_caches;
     out->nfree = nfree;
     out->nmalloc = nmalloc;
-    out->live = (size_t)(nmalloc - nfree);
-    /* read shard by shard, a malloc counted after its shard was read and
-     * its free before: the sum may be short, and wrap below zero */
+    /* read shard by shard and CPU by CPU, a malloc counted after its
+     * shard was read and its free before: the sums may be short, and
+     * wrap below zero */
+    out->live = nmalloc > nfree + in_cpu_caches ? (size_t)(nmalloc - nfree - in_cpu_caches) : 0;
     out->live_bytes = (int64_t)live_bytes < 0 ? 0 : live_bytes;
     out->cached = cached;
     out->cached_bytes = cached_bytes;

@@ -8,9 +8,9 @@
 #define FRG_LARGE_H
 
 #include "chunk.h"
+#include "sizeclass.h"
 #include "span.h"
 
-#define FRG_LARGE_MAX ((size_t)1 << 20)
 #define FRG_LARGE_ALIGN_MAX ((size_t)1 << 20)
 
 FRG_HIDDEN void *frg_large_alloc(size_t size, size_t align, bool zero);
@@ -25,6 +25,15 @@ struct frg_large_stats {
     uint64_t cache_hits;         /* allocations served from them */
 };
 FRG_HIDDEN void frg_large_stats(struct frg_large_stats *out);
+
+/* The per-CPU caches' side (percpu.c), whose objects of a large class
+ * (sizeclass.h) are free runs, by their address: up to n runs of class
+ * cls for a cache that missed (from this CPU's shard, another's, or the
+ * page heap); and runs a cache gives back, to this CPU's shard or, when
+ * `draining`, to the page heap.  The flush returns true when pages may
+ * have gone over the dirty budget (the caller purges after unlocking). */
+FRG_HIDDEN unsigned frg_large_cache_refill(unsigned cls, void **out, unsigned n);
+FRG_HIDDEN bool frg_large_cache_flush(void *const *runs, unsigned n, bool draining);
 
 /* Give cached runs back to the page heap (as dirty pages, which its purge
  * then counts): all of them, or (all == false, the purger's tick) those of

@@ -376,7 +376,7 @@ static const struct node large_kids[] = {
     STAT("count", C_SIZE, large_count, "large objects"),
     STAT("cached", C_SIZE, large_cached_bytes, "bytes of freed large runs kept for reuse"),
     STAT("cached_count", C_SIZE, large_cached_count, "freed large runs kept"),
-    STAT("cache_hits", C_U64, large_cache_hits, "large allocations served from kept runs, ever"),
+    STAT("cache_hits", C_U64, large_cache_hits, "large allocations served from runs kept in the shards, ever (hits of the CPU caches are not counted)"),
 };
 static const struct node huge_kids[] = {
     STAT("allocated", C_SIZE, huge_allocated, "bytes in huge objects"),

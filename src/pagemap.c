@@ -87,7 +87,7 @@ void frg_pagemap_set(uintptr_t addr, size_t npages, struct frg_span *span) {
     uintptr_t page = addr >> FRG_PAGE_SHIFT;
     uint64_t value = (uint64_t)(uintptr_t)span;
     FRG_CHECK(!(value & ~FRG_PM_SPAN_MASK)); /* 16-byte aligned, below 2^47 */
-    if (span && span->kind == FRG_SPAN_SLAB)
+    if (span && (span->kind == FRG_SPAN_SLAB || (span->kind == FRG_SPAN_LARGE && span->sclass)))
         value |= FRG_PM_SLAB | (uint64_t)span->sclass << FRG_PM_CLASS_SHIFT |
                  ((FRG_BASE(span) >> FRG_PM_BASE_SHIFT) & 15);
     for (size_t i = 0; i < npages; i++, page++) {

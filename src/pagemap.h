@@ -49,7 +49,9 @@
  * finds its class from the entry and the constant class table, without
  * reading the descriptor, whose other fields the central lists write from
  * any CPU.  Those four base bits are all it needs to find an object's
- * offset in a slab of at most 64 KiB (frg_pm_slab_offset).  Bits 48-55
+ * offset in a slab of at most 64 KiB (frg_pm_slab_offset).  The first
+ * page of a run of a large class that the CPU caches take carries them
+ * too (its sclass): to free() it is a one-object slab.  Bits 48-55
  * count the times the slab flag was cleared (mod 256), so that free() can
  * tell "still set" from "cleared and set again" by comparing the whole
  * entry (alloc.c, entry_unchanged). */

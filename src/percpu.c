@@ -11,9 +11,11 @@
  * every pop and push of a CPU's cache, and in lease mode a holder's slow
  * paths take it for its lease.  In rseq mode, and for a lease's holder,
  * pops and pushes take no lock.  Refills and flushes go through the
- * transfer cache (rank TRANSFER), in lock and lease mode with the cache's
- * lock held.  Eager purging (frg_pageheap_enforce_budget, which may
- * madvise) runs only after the lock is released.
+ * transfer cache (rank TRANSFER) for small classes and large.c's shards
+ * (rank LARGE_CACHE) and the page heap for large ones, in lock and lease
+ * mode with the cache's lock held.  Eager purging
+ * (frg_pageheap_enforce_budget, which may madvise) runs only after the
+ * lock is released.
  */
 #define _GNU_SOURCE
 #include "percpu_internal.h"
@@ -27,6 +29,7 @@
 #include "central.h"
 #include "cpufence.h"
 #include "init.h"
+#include "large.h"
 #include "lease.h"
 #include "lock.h"
 #include "pageheap.h"
@@ -40,9 +43,11 @@
 
 struct cache_state *frg_caches;
 unsigned frg_ncpus, frg_ncaches;
-uint16_t frg_slot_begin[FRG_NCLASSES];
-static uint16_t max_slots[FRG_NCLASSES];
-static uint8_t batch[FRG_NCLASSES];
+uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
+static uint16_t max_slots[FRG_NCACHE_CLASSES];
+static uint8_t batch[FRG_NCACHE_CLASSES];
+size_t frg_large_capacity_total;
+size_t frg_percpu_large_max;
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
@@ -126,7 +131,7 @@ static unsigned lease_count(void) {
 static void init_caches(unsigned from, unsigned to) {
     for (unsigned i = from; i < to; i++) {
         frg_caches[i].lock = (frg_lock_t)FRG_LOCK_INIT(FRG_RANK_CPU);
-        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
             struct frg_cache_hdr *h = frg_cpu_hdr(i, c);
             h->current = h->begin = h->end = frg_slot_begin[c];
         }
@@ -165,7 +170,20 @@ int frg_percpu_init(void) {
         max_slots[c] = (uint16_t)slots;
         next += (unsigned)slots;
     }
-    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS <= 65535, "slot index fits u16");
+    /* Large classes: up to MAX_LARGE_SLOTS runs each, within
+     * large_cache_max a cache (0: none), fetched and given back one at a
+     * time (a run is a page-heap call, not a batch of objects). */
+    for (unsigned c = FRG_NCLASSES; c < FRG_NCACHE_CLASSES; c++) {
+        size_t slots = frg_opt.large_cache_max / frg_class_size(c);
+        frg_slot_begin[c] = (uint16_t)next;
+        max_slots[c] = (uint16_t)(slots > MAX_LARGE_SLOTS ? MAX_LARGE_SLOTS : slots);
+        batch[c] = 1;
+        next += max_slots[c];
+    }
+    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS + FRG_NLARGE_CLASSES * MAX_LARGE_SLOTS <=
+                   65535, "slot index fits u16");
+    frg_percpu_large_max =
+        frg_opt.large_cache_max < FRG_LARGE_MAX ? frg_opt.large_cache_max : FRG_LARGE_MAX;
     init_caches(0, frg_ncpus);
     frg_ncaches = frg_ncpus;
     if ((mode_opt == FRG_PERCPU_AUTO || mode_opt == FRG_PERCPU_RSEQ) && rseq_usable())
@@ -215,13 +233,16 @@ static bool set_end(unsigned cpu, unsigned cls, unsigned new_end) {
     return true;
 }
 
-/* Take up to `need` bytes of unused capacity from other classes, looking
- * at a few classes from a rotating cursor. */
+/* Take up to `need` bytes of unused capacity from other classes of the
+ * same kind (small or large: their budgets are separate), looking at a
+ * few classes from a rotating cursor. */
 #define STEAL_SCAN 8
 static size_t steal_capacity(struct cache_state *st, unsigned cpu, unsigned cls, size_t need) {
     size_t got = 0;
+    bool large = frg_cache_class_is_large(cls);
+    unsigned first = large ? FRG_NCLASSES : 0, count = large ? FRG_NLARGE_CLASSES : FRG_NCLASSES;
     for (unsigned i = 0; i < STEAL_SCAN && got < need; i++) {
-        unsigned v = (st->steal_cursor + i) % FRG_NCLASSES;
+        unsigned v = first + (st->steal_cursor + i) % count;
         if (v == cls)
             continue;
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, v);
@@ -233,7 +254,7 @@ static size_t steal_capacity(struct cache_state *st, unsigned cpu, unsigned cls,
         if (take > end - cur)
             take = end - cur;
         if (set_end(cpu, v, end - (unsigned)take)) {
-            __atomic_fetch_sub(&st->capacity_bytes, take * size, __ATOMIC_RELAXED);
+            frg_capacity_add(st, v, -(take * size));
             got += take * size;
         }
     }
@@ -252,8 +273,10 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
     struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
     if (load16(&h->end) - load16(&h->begin) >= max_slots[cls])
         return; /* already as large as it may be (or stopped) */
-    if (__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
-        frg_opt.cache_max) {
+    size_t *capacity = frg_capacity_of(st, cls);
+    size_t budget = frg_cache_class_is_large(cls) ? frg_opt.large_cache_max : frg_opt.cache_max;
+    if (__atomic_load_n(capacity, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
+        budget) {
         /* a racy count is fine: it only spaces out the turns */
         unsigned tick = __atomic_load_n(&st->steal_tick, __ATOMIC_RELAXED) + 1;
         __atomic_store_n(&st->steal_tick, tick, __ATOMIC_RELAXED);
@@ -269,21 +292,55 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
         if (want > max_slots[cls] - (end - begin))
             want = max_slots[cls] - (end - begin);
         size_t need = want * size;
-        if (st->capacity_bytes + need > frg_opt.cache_max)
-            steal_capacity(st, cpu, cls, st->capacity_bytes + need - frg_opt.cache_max);
-        if (st->capacity_bytes + need > frg_opt.cache_max) {
-            size_t room = frg_opt.cache_max > st->capacity_bytes
-                            ? frg_opt.cache_max - st->capacity_bytes : 0;
+        if (*capacity + need > budget)
+            steal_capacity(st, cpu, cls, *capacity + need - budget);
+        if (*capacity + need > budget) {
+            size_t room = budget > *capacity ? budget - *capacity : 0;
             want = (unsigned)(room / size);
         }
+        /* A large class's capacity holds free pages: the dirty budget
+         * must have room for it (large.c counts it there). */
+        if (want && frg_cache_class_is_large(cls) && frg_purge_keep_room() < (int64_t)(want * size))
+            want = 0;
         if (want && set_end(cpu, cls, end + want)) {
-            __atomic_fetch_add(&st->capacity_bytes, want * size, __ATOMIC_RELAXED);
+            frg_capacity_add(st, cls, want * size);
             frg_purge_notify(); /* the purger decays idle caches */
         }
     }
     if (!locked)
         frg_unlock(&st->lock);
 }
+
+/* A miss of malloc grows a small class: its refill fills the room.  A
+ * large class grows only when a free finds it full: a refill brings one
+ * run, for the caller, and the CPU of a thread that only allocates runs
+ * (a producer) would hold capacity nothing fills, which the dirty budget
+ * counts against the shards. */
+static void grow_on_alloc_miss(unsigned cpu, unsigned cls, bool locked) {
+    if (!frg_cache_class_is_large(cls))
+        grow_capacity(cpu, cls, locked);
+}
+
+/* ---- where a cache's objects come from and go ----------------------------- */
+
+/* Up to n objects of class c for a cache: small ones from the transfer
+ * cache, large runs from large.c. */
+static unsigned refill(unsigned c, void **out, unsigned n) {
+    if (frg_cache_class_is_large(c))
+        return frg_large_cache_refill(c, out, n);
+    return frg_transfer_alloc_batch(c, out, n);
+}
+
+bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining) {
+    if (frg_cache_class_is_large(c))
+        return frg_large_cache_flush(objs, n, draining);
+    return draining ? frg_central_free_batch(c, objs, n) : frg_transfer_free_batch(c, objs, n);
+}
+
+/* Objects a full cache of class c gives back with the one that did not
+ * fit: a batch of small ones, so that the next frees fit; no large run
+ * (each is a call to large.c, and the cache's runs are the newest). */
+static unsigned flush_batch(unsigned c) { return frg_cache_class_is_large(c) ? 0 : batch[c]; }
 
 /* ---- lock and lease modes -------------------------------------------------- */
 
@@ -304,10 +361,10 @@ FRG_INLINE void *pop_locked(unsigned idx, unsigned cls, bool *released) {
     }
     __atomic_fetch_add(&st->misses, 1, __ATOMIC_RELAXED);
     frg_note_activity();
-    grow_capacity(idx, cls, true);
+    grow_on_alloc_miss(idx, cls, true);
     void *buf[MAX_BATCH];
     unsigned room = h->end - h->current;
-    unsigned got = frg_transfer_alloc_batch(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
+    unsigned got = refill(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
     if (got) {
         p = buf[0];
         unsigned i = 1;
@@ -316,7 +373,7 @@ FRG_INLINE void *pop_locked(unsigned idx, unsigned cls, bool *released) {
             store16(&h->current, h->current + 1);
         }
         if (i < got)
-            *released |= frg_transfer_free_batch(cls, buf + i, got - i);
+            *released |= frg_percpu_flush_objects(cls, buf + i, got - i, false);
     }
     return p;
 }
@@ -335,12 +392,12 @@ FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released)
     if (h->current >= h->end) {
         void *buf[MAX_BATCH + 1];
         unsigned n = 0;
-        while (n < batch[cls] && h->current > h->begin) {
+        while (n < flush_batch(cls) && h->current > h->begin) {
             store16(&h->current, h->current - 1);
             buf[n++] = slots[h->current];
         }
         buf[n++] = p;
-        *released |= frg_transfer_free_batch(cls, buf, n);
+        *released |= frg_percpu_flush_objects(cls, buf, n, false);
     } else {
         slots[h->current] = p;
         store16(&h->current, h->current + 1);
@@ -385,6 +442,26 @@ static void *locked_alloc(unsigned cls) {
     return p;
 }
 
+void *frg_cache_take_cached_slow(uintptr_t cls) {
+    if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
+        return NULL;
+    void *p = frg_fastpath.cache_mode == FRG_CACHE_LEASE ? frg_lease_pop(cls) : NULL;
+    if (p) {
+        ((uint64_t *)p)[1] = 0;
+        return p;
+    }
+    /* lock mode, or a thread without a lease */
+    unsigned idx = lock_my_cache();
+    struct frg_cache_hdr *h = frg_cpu_hdr(idx, (unsigned)cls);
+    if (h->current > h->begin) {
+        store16(&h->current, h->current - 1);
+        p = frg_cpu_slots(idx)[h->current];
+        ((uint64_t *)p)[1] = 0;
+    }
+    frg_unlock(&frg_caches[idx].lock);
+    return p;
+}
+
 static void locked_free(unsigned cls, void *p) {
     bool released = false;
     unsigned idx = lock_my_cache();
@@ -411,11 +488,11 @@ static void *rseq_alloc_miss(unsigned cls) {
     int cpu = rseq_miss_cpu();
     if (cpu < 0) { /* this thread has no rseq registration */
         void *p;
-        return frg_transfer_alloc_batch(cls, &p, 1) ? p : NULL;
+        return refill(cls, &p, 1) ? p : NULL;
     }
     __atomic_fetch_add(&frg_caches[cpu].misses, 1, __ATOMIC_RELAXED);
     frg_note_activity();
-    grow_capacity((unsigned)cpu, cls, false);
+    grow_on_alloc_miss((unsigned)cpu, cls, false);
     /* Fetch what the cache has room for (a hint: we may migrate), plus the
      * one to return; fetching more would only send the rest back. */
     struct frg_cache_hdr *h = frg_cpu_hdr((unsigned)cpu, cls);
@@ -424,11 +501,11 @@ static void *rseq_alloc_miss(unsigned cls) {
     if (room > 0xffff - MAX_BATCH) /* stopped for a drain: end < current */
         want = 1;
     void *buf[MAX_BATCH];
-    unsigned got = frg_transfer_alloc_batch(cls, buf, want);
+    unsigned got = refill(cls, buf, want);
     if (!got)
         return NULL;
     unsigned pushed = frg_rseq_push_batch(cls, buf + 1, got - 1);
-    if (pushed < got - 1 && frg_transfer_free_batch(cls, buf + 1 + pushed, got - 1 - pushed))
+    if (pushed < got - 1 && frg_percpu_flush_objects(cls, buf + 1 + pushed, got - 1 - pushed, false))
         frg_pageheap_enforce_budget();
     return buf[0];
 }
@@ -443,9 +520,9 @@ static void rseq_free_miss(unsigned cls, void *p) {
             return;
     }
     void *buf[MAX_BATCH + 1];
-    unsigned n = cpu >= 0 ? frg_rseq_pop_batch(cls, buf, batch[cls]) : 0;
+    unsigned n = cpu >= 0 && flush_batch(cls) ? frg_rseq_pop_batch(cls, buf, flush_batch(cls)) : 0;
     buf[n++] = p;
-    if (frg_transfer_free_batch(cls, buf, n))
+    if (frg_percpu_flush_objects(cls, buf, n, false))
         frg_pageheap_enforce_budget();
 }
 #endif
@@ -485,6 +562,10 @@ static void *cache_alloc_slow(unsigned cls) {
         return frg_central_alloc_batch(cls, &p, 1) ? p : NULL;
     }
     }
+}
+
+size_t frg_percpu_large_capacity(void) {
+    return __atomic_load_n(&frg_large_capacity_total, __ATOMIC_RELAXED);
 }
 
 void frg_cache_free_slow(uintptr_t cls, void *p) {

@@ -3,7 +3,8 @@
  * free.
  *
  * Each CPU caches, per size class, a bounded stack of free objects (layout
- * in rseq.h).  Four modes, chosen at start-up (option `percpu`):
+ * in rseq.h): small objects, and free runs of the large classes
+ * (sizeclass.h) up to `large_cache_max`.  Four modes, chosen at start-up (option `percpu`):
  *  - rseq: pop and push are restartable sequences on glibc's rseq
  *    registration (or frgmalloc's own): no lock, no atomic instruction;
  *  - lease: where rseq cannot be used (GLIBC_TUNABLES=glibc.pthread.rseq=0,
@@ -14,9 +15,11 @@
  *  - lock: the same caches, indexed by sched_getcpu() and guarded by a
  *    per-CPU mutex (kernels without membarrier, --enable-valgrind builds);
  *  - off:  no cache; every call goes to the central lists.
- * The bytes each cache may hold are bounded by `cache_max`; capacity moves
- * between classes on demand (a miss grows a class, taking unused capacity
- * from others when the budget is spent).  Memory held in caches is bounded
+ * The bytes each cache may hold are bounded by `cache_max` for small
+ * classes and `large_cache_max` for large ones; capacity moves between
+ * classes of a kind on demand (a miss grows a class, taking unused
+ * capacity from others when the budget is spent; a large class grows only
+ * on a free, and within the dirty budget).  Memory held in caches is bounded
  * by the number of CPUs (plus as many leases), never by the number of
  * threads.
  */
@@ -26,6 +29,13 @@
 #include "lease.h"
 #include "rseq.h"
 #include "sizeclass.h"
+
+/* The caches hold objects of every size class (FRG_NCACHE_CLASSES): the
+ * small classes' objects and the large classes' free runs (sizeclass.h). */
+FRG_INLINE bool frg_cache_class_is_large(unsigned c) { return c >= FRG_NCLASSES; }
+/* The largest run the caches take: min(large_cache_max, FRG_LARGE_MAX);
+ * 0 without caches (percpu:off).  Set at initialisation. */
+FRG_HIDDEN extern size_t frg_percpu_large_max;
 
 enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ, FRG_CACHE_LEASE };
 #define FRG_MAX_LEASES 1024
@@ -56,6 +66,23 @@ FRG_INLINE void *frg_cache_alloc(uintptr_t cls) {
     return frg_cache_alloc_slow(cls);
 }
 
+FRG_HIDDEN void *frg_cache_take_cached_slow(uintptr_t cls);
+/* An object of class cls that the calling thread's cache holds, without
+ * a refill, word 1 cleared; else NULL.  (Shaped as frg_cache_alloc: with
+ * more paths merging after the pop, gcc 12 tested the pop's output
+ * register on its miss path, where the asm leaves it unset.) */
+FRG_INLINE void *frg_cache_take_cached(uintptr_t cls) {
+#if FRG_HAVE_RSEQ
+    if (FRG_LIKELY(frg_fastpath.cache_mode == FRG_CACHE_RSEQ)) {
+        void *p = frg_rseq_pop(cls);
+        if (p)
+            ((uint64_t *)p)[1] = 0;
+        return p;
+    }
+#endif
+    return frg_cache_take_cached_slow(cls);
+}
+
 /* p is a validated live object of class cls. */
 FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
 #if FRG_HAVE_RSEQ
@@ -69,6 +96,10 @@ FRG_INLINE void frg_cache_free(uintptr_t cls, void *p) {
         return;
     frg_cache_free_slow(cls, p);
 }
+
+/* Bytes of capacity the large classes have on all caches (read without
+ * a lock): an upper bound on the free runs they hold. */
+FRG_HIDDEN size_t frg_percpu_large_capacity(void);
 
 /* Set up the caches for the chosen mode; returns the mode in force. */
 FRG_HIDDEN int frg_percpu_init(void);
@@ -97,7 +128,8 @@ struct frg_percpu_stats {
     size_t cached_bytes;                    /* objects sitting in caches */
     size_t capacity_bytes;                  /* sum of capacities */
     size_t capacity_slots;                  /* slots those capacities use */
-    size_t cached_objs[FRG_NCLASSES];       /* per class, all CPUs */
+    size_t cached_objs[FRG_NCACHE_CLASSES]; /* per class, all CPUs */
+    size_t large_capacity_bytes;            /* of capacity_bytes, large classes' */
     uint64_t misses, overflows, drains;     /* slow-path events */
 };
 FRG_HIDDEN void frg_percpu_stats(struct frg_percpu_stats *out);

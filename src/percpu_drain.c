@@ -28,7 +28,7 @@
 static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
     struct cache_state *st = &frg_caches[cpu];
     void **slots = frg_cpu_slots(cpu);
-    uint16_t saved_end[FRG_NCLASSES];
+    uint16_t saved_end[FRG_NCACHE_CLASSES];
     size_t bytes = 0;
     bool released = false;
     frg_lock(&st->lock);
@@ -41,10 +41,10 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
             frg_unlock(&st->lock);
             return 0;
         }
-        for (unsigned c = 0; c < FRG_NCLASSES; c++)
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++)
             saved_end[c] = frg_cpu_hdr(cpu, c)->end;
     } else if (frg_fastpath.cache_mode == FRG_CACHE_RSEQ) {
-        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
             struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
             saved_end[c] = load16(&h->end);
             store16(&h->end, 0);
@@ -54,7 +54,7 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
         if (!frg_cpu_fence(cpu)) {
             /* Sequences on cpu may still use the old headers: leave its
              * objects alone (only begin and end changed; put them back). */
-            for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+            for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
                 struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
                 store16(&h->begin, frg_slot_begin[c]);
                 store16(&h->end, saved_end[c]);
@@ -63,14 +63,14 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
             return 0;
         }
     } else {
-        for (unsigned c = 0; c < FRG_NCLASSES; c++)
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++)
             saved_end[c] = frg_cpu_hdr(cpu, c)->end;
     }
-    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+    for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
         unsigned cur = load16(&h->current), begin = frg_slot_begin[c];
         if (cur > begin) {
-            released |= frg_central_free_batch(c, slots + begin, cur - begin);
+            released |= frg_percpu_flush_objects(c, slots + begin, cur - begin, true);
             bytes += (cur - begin) * frg_class_size(c);
         }
         store16(&h->current, (uint16_t)begin);
@@ -87,12 +87,12 @@ static size_t drain_cpu(unsigned cpu, bool reset_capacity, bool mine_only) {
             if (tries == 1000)
                 frg_fatal("cannot fence CPU %u while draining its cache", cpu);
     }
-    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+    for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
         unsigned begin = frg_slot_begin[c];
         unsigned end = saved_end[c];
         if (reset_capacity) {
-            __atomic_fetch_sub(&st->capacity_bytes, (end - begin) * frg_class_size(c), __ATOMIC_RELAXED);
+            frg_capacity_add(st, c, -((end - begin) * frg_class_size(c)));
             end = begin;
         }
         store16(&h->begin, (uint16_t)begin);
@@ -113,7 +113,8 @@ static size_t drain_every_cpu(bool reset_capacity, bool *skipped) {
     if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++)
-        if (__atomic_load_n(&frg_caches[cpu].capacity_bytes, __ATOMIC_RELAXED)) {
+        if (__atomic_load_n(&frg_caches[cpu].capacity_bytes, __ATOMIC_RELAXED) ||
+            __atomic_load_n(&frg_caches[cpu].large_capacity_bytes, __ATOMIC_RELAXED)) {
             uint64_t before = __atomic_load_n(&frg_caches[cpu].drains, __ATOMIC_RELAXED);
             bytes += drain_cpu(cpu, reset_capacity, false);
             /* drain_cpu counts only the drains it did */
@@ -146,7 +147,7 @@ size_t frg_percpu_flush_current(void) {
 
 size_t frg_percpu_cpu_cached_bytes(unsigned cpu) {
     size_t bytes = 0;
-    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+    for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
         struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
         unsigned cur = load16(&h->current);
         if (cur > frg_slot_begin[c])
@@ -165,10 +166,11 @@ size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
         bool held = frg_is_lease(cpu) && frg_lease_held(cpu);
-        if (!held && !__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED))
+        if (!held && !__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) &&
+            !__atomic_load_n(&st->large_capacity_bytes, __ATOMIC_RELAXED))
             continue;
         uint64_t sig = 1469598103934665603ull;
-        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
             struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
             sig = (sig ^ load16(&h->current) ^ ((uint64_t)load16(&h->end) << 16)) *
                   1099511628211ull;
@@ -193,11 +195,13 @@ void frg_percpu_stats(struct frg_percpu_stats *out) {
         return;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
-        out->capacity_bytes += __atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED);
+        size_t large_capacity = __atomic_load_n(&st->large_capacity_bytes, __ATOMIC_RELAXED);
+        out->capacity_bytes += __atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + large_capacity;
+        out->large_capacity_bytes += large_capacity;
         out->misses += __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
         out->overflows += __atomic_load_n(&st->overflows, __ATOMIC_RELAXED);
         out->drains += __atomic_load_n(&st->drains, __ATOMIC_RELAXED);
-        for (unsigned c = 0; c < FRG_NCLASSES; c++) {
+        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
             struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
             unsigned cur = load16(&h->current), end = load16(&h->end);
             if (end > frg_slot_begin[c] && load16(&h->begin) != FRG_STOPPED_BEGIN)

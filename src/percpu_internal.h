@@ -18,13 +18,15 @@
 #include "percpu.h"
 
 /* slots start after the headers, cache aligned (in 8-byte words) */
-#define FIRST_SLOT ((FRG_NCLASSES * 8 + 63) / 64 * 8)
+#define FIRST_SLOT ((FRG_NCACHE_CLASSES * 8 + 63) / 64 * 8)
 #define MAX_SLOTS 640 /* FIRST_SLOT + 80 classes x 640 fit 16-bit indexes */
+#define MAX_LARGE_SLOTS 8 /* runs of one large class a cache may hold */
 #define MAX_BATCH 32
 
 struct cache_state {
     frg_lock_t lock;
-    size_t capacity_bytes; /* sum over classes of capacity * size */
+    size_t capacity_bytes; /* sum over small classes of capacity * size */
+    size_t large_capacity_bytes; /* the same for large classes */
     unsigned steal_cursor, steal_tick;
     uint64_t signature;    /* purger: cache contents seen last time */
     uint64_t unchanged_since_ns;
@@ -33,7 +35,26 @@ struct cache_state {
 
 FRG_HIDDEN extern struct cache_state *frg_caches;
 FRG_HIDDEN extern unsigned frg_ncpus, frg_ncaches;
-FRG_HIDDEN extern uint16_t frg_slot_begin[FRG_NCLASSES];
+FRG_HIDDEN extern uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
+/* Capacity of the large classes on all caches: counted in the dirty
+ * budget with the large runs' other cache (large.c). */
+FRG_HIDDEN extern size_t frg_large_capacity_total;
+
+/* The counter of cache class c's capacity in st (small and large classes
+ * have separate budgets: cache_max and large_cache_max). */
+FRG_INLINE size_t *frg_capacity_of(struct cache_state *st, unsigned c) {
+    return frg_cache_class_is_large(c) ? &st->large_capacity_bytes : &st->capacity_bytes;
+}
+/* Change class c's capacity on st by delta bytes (any sign). */
+FRG_INLINE void frg_capacity_add(struct cache_state *st, unsigned c, size_t delta) {
+    __atomic_fetch_add(frg_capacity_of(st, c), delta, __ATOMIC_RELAXED);
+    if (frg_cache_class_is_large(c))
+        __atomic_fetch_add(&frg_large_capacity_total, delta, __ATOMIC_RELAXED);
+}
+/* Give up to n cached objects of class c back: small ones to the central
+ * lists or the transfer cache, large runs to large.c.  True: pages may
+ * have gone over the dirty budget (purge after unlocking). */
+FRG_HIDDEN bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining);
 
 FRG_INLINE uint16_t load16(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 FRG_INLINE void store16(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }

@@ -1,9 +1,9 @@
 /*
  * rseq.h - restartable-sequence primitives on the per-CPU cache headers.
  *
- * Each CPU has a region: FRG_NCLASSES 8-byte headers followed by slots of
- * free-object pointers.  A header is {u16 current, u16 end, u16 begin,
- * u16 spare}; the class's cached objects are the slots [begin, current)
+ * Each CPU has a region: FRG_NCACHE_CLASSES 8-byte headers (sizeclass.h)
+ * followed by slots of free-object pointers.  A header is {u16 current,
+ * u16 end, u16 begin, u16 spare}; the class's cached objects are the slots [begin, current)
  * and its capacity [begin, end), indexes counting 8-byte words from the
  * region's start.
  *
@@ -96,26 +96,39 @@ FRG_INLINE void **frg_cpu_slots(unsigned cpu) {
     "jmp %l[" #label "]\n\t"                                                  \
     ".popsection\n\t"
 
-/* rax = this CPU's region, or jump to `miss` if rseq is not registered. */
-#define FRG_RSEQ_REGION(miss)                                                 \
+/* rax = this CPU's region, or jump to asm label `target` if rseq is not
+ * registered. */
+#define FRG_RSEQ_REGION_OR(target)                                            \
     "movslq %%fs:4(%[off]), %%rax\n\t"                                        \
     "testq %%rax, %%rax\n\t"                                                  \
-    "js %l[" #miss "]\n\t"                                                    \
+    "js " target "\n\t"                                                       \
     "shlq $" FRG_STR(FRG_REGION_SHIFT) ", %%rax\n\t"                          \
     "addq %[base], %%rax\n\t"
+/* The same, jumping to C label `miss`. */
+#define FRG_RSEQ_REGION(miss) FRG_RSEQ_REGION_OR("%l[" #miss "]")
 
-/* Pop one object of class `cls` from this CPU's cache; NULL if empty. */
+/* Pop one object of class `cls` from this CPU's cache; NULL if empty.
+ * With asm-goto outputs, a miss goes through a stub (out of the hot
+ * path's way) that zeroes the output before it jumps: gcc 12 was seen to
+ * read the output's register on the miss path after inlining (calloc of
+ * a large class, with more paths merging after the pop: a garbage
+ * pointer instead of NULL), and with the register zeroed that reading is
+ * right too. */
 FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
     for (;;) {
         void *obj;
         __asm__ goto(FRG_RSEQ_CS FRG_RSEQ_ARM
+#if FRG_ASM_GOTO_OUTPUTS
+                     "1:\n\t" FRG_RSEQ_REGION_OR("5f")
+                     "movzwl (%%rax,%[cls],8), %%ecx\n\t"
+                     "cmpw 4(%%rax,%[cls],8), %%cx\n\t"
+                     "jbe 5f\n\t"
+                     "movq -8(%%rax,%%rcx,8), %[obj]\n\t"
+#else
                      "1:\n\t" FRG_RSEQ_REGION(miss)
                      "movzwl (%%rax,%[cls],8), %%ecx\n\t"
                      "cmpw 4(%%rax,%[cls],8), %%cx\n\t"
                      "jbe %l[miss]\n\t"
-#if FRG_ASM_GOTO_OUTPUTS
-                     "movq -8(%%rax,%%rcx,8), %[obj]\n\t"
-#else
                      "movq -8(%%rax,%%rcx,8), %%rdx\n\t"
                      "movq %%rdx, (%[obj])\n\t"
 #endif
@@ -123,6 +136,11 @@ FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
 #if FRG_ASM_GOTO_OUTPUTS
+                     ".pushsection .text.unlikely, \"ax\"\n\t"
+                     "5:\n\t"
+                     "xorl %k[obj], %k[obj]\n\t"
+                     "jmp %l[miss]\n\t"
+                     ".popsection\n\t"
                      : [obj] "=&r"(obj)
                      : [off] "r"(frg_fastpath.rseq_off), [base] "r"(frg_fastpath.regions),
                        /* in rdi, where a miss's call to the slow path wants it */

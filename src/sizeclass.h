@@ -13,6 +13,7 @@
 #ifndef FRG_SIZECLASS_H
 #define FRG_SIZECLASS_H
 
+#include "os.h"
 #include "util.h"
 #include "sizeclass_table.h"
 
@@ -42,7 +43,48 @@ struct frg_class_info {
 #define FRG_START_BELOW(size, nobjs) \
     (FRG_DIV_EXCESS(size) ? (uint64_t)(nobjs) * FRG_DIV_EXCESS(size) : 1)
 
-FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCLASSES];
+/* Large classes.  A large object (FRG_SMALL_MAX < size <= FRG_LARGE_MAX,
+ * large.h) is a run of pages rounded up to eight classes per doubling:
+ * 18, 20, ..., 32, 36, ..., 64, 72, ..., 128, 144, ..., 256 pages (waste
+ * under 12.5 %, in pages a program that does not use them never
+ * touches), so that a freed run fits any later request of its class.
+ * Large class l is size class FRG_NCLASSES + l of frg_classes[] and of the
+ * per-CPU caches, which hold such runs like objects: a run is one object
+ * of its "slab", at offset 0. */
+#define FRG_NLARGE_CLASSES 32
+#define FRG_NCACHE_CLASSES (FRG_NCLASSES + FRG_NLARGE_CLASSES)
+#define FRG_LARGE_MAX ((size_t)1 << 20)
+#define FRG_LARGE_MIN_PAGES (FRG_SMALL_MAX / FRG_PAGE + 1) /* 17 */
+_Static_assert(FRG_LARGE_MAX / FRG_PAGE == 256, "four doublings of eight classes from 16 pages");
+
+/* The pages of a run for `size` bytes (size <= FRG_LARGE_MAX; a smaller
+ * size, which an alignment sends to the page heap, is not rounded). */
+FRG_INLINE size_t frg_large_run_pages(size_t size) {
+    size_t npages = (size + FRG_PAGE - 1) / FRG_PAGE;
+    if (npages < FRG_LARGE_MIN_PAGES)
+        return npages ? npages : 1;
+    unsigned step_shift = 63 - (unsigned)__builtin_clzl(npages - 1) - 3;
+    size_t step = (size_t)1 << step_shift;
+    return (npages + step - 1) & ~(step - 1);
+}
+/* The large class of a run of npages pages, or FRG_NLARGE_CLASSES if no
+ * class has exactly that many (every run is made of a class size; large.c
+ * does not rely on it). */
+FRG_INLINE unsigned frg_large_class_of(size_t npages) {
+    if (npages < FRG_LARGE_MIN_PAGES || npages > FRG_LARGE_MAX / FRG_PAGE)
+        return FRG_NLARGE_CLASSES;
+    unsigned log = 63 - (unsigned)__builtin_clzl(npages - 1); /* 4 .. 7 */
+    unsigned step_shift = log - 3;
+    if (npages & (((size_t)1 << step_shift) - 1))
+        return FRG_NLARGE_CLASSES;
+    return (log - 4) * 8 + (unsigned)(npages >> step_shift) - 9;
+}
+FRG_INLINE size_t frg_large_class_pages(unsigned l) {
+    unsigned step_shift = l / 8 + 1;
+    return (size_t)(l % 8 + 9) << step_shift;
+}
+
+FRG_HIDDEN extern const struct frg_class_info frg_classes[FRG_NCACHE_CLASSES];
 FRG_HIDDEN extern const uint8_t frg_class_lookup[FRG_LOOKUP_MAX / FRG_QUANTUM + 1];
 FRG_HIDDEN extern const uint8_t frg_class_lookup_big[FRG_SMALL_MAX / 128 + 1];
 

@@ -4,11 +4,13 @@
  * A span is a slab (objects of one size class), a large object (one run of
  * pages inside a chunk) or a huge object (its own mapping).  Descriptors
  * live out of band in metadata memory; the page map points every page of a
- * slab or large span, and the first page of a huge span, at its descriptor.
+ * slab, and the first page of a large or huge span, at its descriptor.
  * Fields are protected by the lock of the layer that owns the span: the
  * central list of its class (slab), the page heap (large), the huge lock
- * (huge).  `kind`, `sclass`, `base` and `npages` never change while the span
- * is reachable from the page map, so free() may read them without a lock.
+ * (huge).  `kind` and `base` never change while the span is reachable from
+ * the page map, nor do a slab's `sclass` and `npages`, so free() may read
+ * them without a lock; a large run's change only when the caller that
+ * holds it resizes it (realloc).
  */
 #ifndef FRG_SPAN_H
 #define FRG_SPAN_H
@@ -27,7 +29,8 @@ struct frg_span {
     _Alignas(16) uintptr_t base; /* address of the first byte (read with FRG_BASE) */
     uint32_t npages;    /* pages in the run (huge: pages of the usable size) */
     uint8_t kind;       /* enum frg_span_kind */
-    uint8_t sclass;     /* slab: size class */
+    uint8_t sclass;     /* slab: size class; large: the class the CPU caches
+                         * keep it under (sizeclass.h), 0 if they do not */
     uint16_t nfree;     /* slab: free objects */
     uint16_t purged;    /* slab: bit j set = page j was given back to the OS while
                          * the slab held live objects (every object on it free) */

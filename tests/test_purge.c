@@ -27,11 +27,12 @@
  *    allocates again;
  *  - large_cache_idle: a freed large run kept for reuse goes back when the
  *    process stays idle;
- *  - large_cache_bounds / large_cache_no_budget: a CPU's shard of the run
- *    cache keeps at most 8 runs and large_cache_max bytes, none without
- *    a dirty budget;
- *  - large_cache_steal: a run freed on one CPU is reused by an allocation
- *    on another;
+ *  - large_cache_bounds / large_cache_no_budget: a CPU keeps freed large
+ *    runs in its cache (at most 8 of a class, large_cache_max bytes in
+ *    all) and in its shard of large.c's cache (at most 8 runs and
+ *    large_cache_max bytes), none without a dirty budget;
+ *  - large_cache_steal: a run freed on one CPU that its cache has no room
+ *    for is reused by an allocation on another;
  *  - transfer_budget / transfer_no_budget: objects of a one-object class
  *    that the transfer cache's own bound has no room for are held there
  *    within the dirty budget only (none without one), counted against it,
@@ -46,6 +47,7 @@
  */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
@@ -444,25 +446,28 @@ static bool have_cpus_0_1(void) {
     return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_ISSET(0, &set) && CPU_ISSET(1, &set);
 }
 
-/* The run cache's bounds: one CPU's shard keeps at most 8 runs and
- * large_cache_max bytes (oldest out first), and none at all when the dirty
- * budget has no room.  The thread stays on one CPU so that every free
- * lands in one shard. */
+/* The run caches' bounds: a CPU's cache keeps at most 8 runs of a class
+ * and large_cache_max bytes in all, its shard of large.c's cache at most
+ * 8 runs and large_cache_max bytes (oldest out first), and neither keeps
+ * any when the dirty budget has no room.  The thread stays on one CPU so
+ * that every free lands in one cache and one shard. */
 static void large_cache_bounds(void) {
     if (!pin(0)) {
         printf("CPU 0 is not ours (cpuset): skipped\n");
         TU_PASS();
     }
-    void *p[10];
+    void *p[20];
     struct frg_stats st;
-    size_t small = 100 << 10, big = 300 << 10; /* 25 and 75 pages */
-    for (int i = 0; i < 10; i++)
+    size_t small = 104 << 10, big = 320 << 10; /* classes of 26 and 80 pages */
+    /* without CPU caches only the shard keeps runs */
+    bool caches = frg_percpu_ncpus() > 0;
+    for (int i = 0; i < 20; i++)
         p[i] = frg_malloc(small);
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 20; i++)
         frg_free(p[i]);
     frg_stats_collect(&st);
     bool budget = frg_opt.dirty_min > 0;
-    size_t want = budget ? 8 : 0;
+    size_t want = budget ? 8 + (caches ? 8 : 0) : 0;
     printf("%zu B runs: %zu cached, %zu bytes\n", small, st.large_cached_count, st.large_cached_bytes);
     if (st.large_cached_count != want || st.large_cached_bytes != want * small)
         TU_FAIL("cached %zu runs, %zu bytes; expected %zu runs\n", st.large_cached_count,
@@ -475,25 +480,42 @@ static void large_cache_bounds(void) {
     frg_stats_collect(&st);
     printf("%zu B runs: %zu cached, %zu bytes\n", big, st.large_cached_count, st.large_cached_bytes);
     /* (without a budget of its own the heap still gains a boost here: the
-     * pages malloc_trim purged came straight back) */
-    if (st.large_cached_bytes > frg_opt.large_cache_max || (budget && st.large_cached_count != 3))
-        TU_FAIL("cached %zu runs, %zu bytes (bound %zu)\n", st.large_cached_count,
+     * pages malloc_trim purged came straight back) 3 runs of 320 KiB fit
+     * in 1 MiB: 3 in the cache, 2 in the shard */
+    size_t levels = caches ? 2 : 1;
+    if (st.large_cached_bytes > levels * frg_opt.large_cache_max ||
+        (budget && st.large_cached_count != (caches ? 5 : 3)))
+        TU_FAIL("cached %zu runs, %zu bytes (bound %zu a level)\n", st.large_cached_count,
                 st.large_cached_bytes, frg_opt.large_cache_max);
     /* taking every run back empties the shard; at the purger's next look
-     * (called here: background:false) the budget counts nothing for it */
+     * (called here: background:false) the budget counts nothing for it,
+     * and a purge gives the cache's capacity up */
     for (size_t i = 0; i < st.large_cached_count; i++)
         p[i] = frg_malloc(big);
     frg_large_cache_release(false);
+    frg_percpu_drain_all(true);
     if (frg_large_cached_bytes() != 0)
-        TU_FAIL("emptied shard still counts %zu bytes against the budget\n",
+        TU_FAIL("emptied caches still count %zu bytes against the budget\n",
                 frg_large_cached_bytes());
     if (!frg_pageheap_validate())
         TU_FAIL("page heap inconsistent\n");
     TU_PASS();
 }
 
-/* A block freed on one CPU is cached in that CPU's shard; an allocation on
- * another CPU takes it from there (a producer and a consumer). */
+/* A block freed on one CPU that its cache has no room for is cached in
+ * that CPU's shard; an allocation on another CPU takes it from there (a
+ * producer and a consumer).  A cache holds two runs of 512 KiB
+ * (large_cache_max 1 MiB).  The frees run on a thread of their own, so
+ * that in lease mode too they fill another cache than the allocation's. */
+static char *steal_runs[3];
+static void *free_on_cpu_1(void *arg) {
+    (void)arg;
+    pin(1);
+    for (int i = 0; i < 3; i++)
+        frg_free(steal_runs[i]); /* two into CPU 1's cache, the last into its shard */
+    return NULL;
+}
+
 static void large_cache_steal(void) {
     if (frg_percpu_ncpus() < 2 || !have_cpus_0_1()) {
         printf("CPUs 0 and 1 are not both ours: skipped\n");
@@ -501,10 +523,12 @@ static void large_cache_steal(void) {
     }
     struct frg_stats st;
     pin(0);
-    char *p = frg_malloc(512 << 10);
-    pin(1);
-    frg_free(p); /* into CPU 1's shard */
-    pin(0);
+    for (int i = 0; i < 3; i++)
+        steal_runs[i] = frg_malloc(512 << 10);
+    pthread_t consumer;
+    if (pthread_create(&consumer, NULL, free_on_cpu_1, NULL) || pthread_join(consumer, NULL))
+        TU_FAIL("pthread_create failed\n");
+    char *p = steal_runs[2];
     frg_stats_collect(&st);
     uint64_t hits = st.large_cache_hits;
     char *q = frg_malloc(512 << 10);
