@@ -33,12 +33,13 @@ FRG_INLINE void *small_alloc(uintptr_t cls) { return frg_cache_alloc(cls); }
 
 static FRG_NOINLINE void *big_alloc(size_t size, size_t align, bool zero) {
     /* Runs of a large class the CPU caches take come from them like small
-     * objects (their word 1 likewise); frg_percpu_large_max is 0 until
-     * the caches are set up.  A zeroed run comes from the cache only if
-     * it has one at hand; else from large.c, which knows whether fresh
-     * pages are zero already. */
-    if (size <= frg_percpu_large_max && align <= FRG_PAGE && size > FRG_SMALL_MAX) {
-        unsigned cls = FRG_NCLASSES + frg_large_class_of(frg_large_run_pages(size));
+     * objects (their word 1 likewise); the table is 0 until the caches are
+     * set up.  A zeroed run comes from the cache only if it has one at
+     * hand; else from large.c, which knows whether fresh pages are zero
+     * already. */
+    unsigned cls;
+    if (size > FRG_SMALL_MAX && size <= FRG_LARGE_MAX && align <= FRG_PAGE &&
+        (cls = frg_percpu_large_class[(size + FRG_PAGE - 1) >> FRG_PAGE_SHIFT])) {
         if (!zero)
             return frg_cache_alloc(cls);
         void *p = frg_cache_take_cached(cls);

@@ -272,10 +272,7 @@ void frg_large_reinit_locks(void) { frg_lock_reinit_each(FRG_LOCK_ARRAY(shards, 
  * entry carries it, so that free() caches the run without reading the
  * descriptor. */
 static unsigned cache_class_of(size_t npages) {
-    if (npages * FRG_PAGE > frg_percpu_large_max)
-        return 0;
-    unsigned l = frg_large_class_of(npages);
-    return l < FRG_NLARGE_CLASSES ? FRG_NCLASSES + l : 0;
+    return frg_large_class_of(npages) < FRG_NLARGE_CLASSES ? frg_percpu_large_class[npages] : 0;
 }
 
 /* A run of npages pages (at least; up to npages/8 more from a shard),

@@ -47,7 +47,7 @@ uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
 static uint16_t max_slots[FRG_NCACHE_CLASSES];
 static uint8_t batch[FRG_NCACHE_CLASSES];
 size_t frg_large_capacity_total;
-size_t frg_percpu_large_max;
+uint8_t frg_percpu_large_class[FRG_LARGE_MAX / FRG_PAGE + 1];
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
@@ -182,8 +182,11 @@ int frg_percpu_init(void) {
     }
     _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS + FRG_NLARGE_CLASSES * MAX_LARGE_SLOTS <=
                    65535, "slot index fits u16");
-    frg_percpu_large_max =
-        frg_opt.large_cache_max < FRG_LARGE_MAX ? frg_opt.large_cache_max : FRG_LARGE_MAX;
+    for (size_t n = FRG_LARGE_MIN_PAGES; n <= FRG_LARGE_MAX / FRG_PAGE; n++) {
+        size_t run = frg_large_run_pages(n * FRG_PAGE);
+        if (run * FRG_PAGE <= frg_opt.large_cache_max)
+            frg_percpu_large_class[n] = (uint8_t)(FRG_NCLASSES + frg_large_class_of(run));
+    }
     init_caches(0, frg_ncpus);
     frg_ncaches = frg_ncpus;
     if ((mode_opt == FRG_PERCPU_AUTO || mode_opt == FRG_PERCPU_RSEQ) && rseq_usable())

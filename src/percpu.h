@@ -33,9 +33,13 @@
 /* The caches hold objects of every size class (FRG_NCACHE_CLASSES): the
  * small classes' objects and the large classes' free runs (sizeclass.h). */
 FRG_INLINE bool frg_cache_class_is_large(unsigned c) { return c >= FRG_NCLASSES; }
-/* The largest run the caches take: min(large_cache_max, FRG_LARGE_MAX);
- * 0 without caches (percpu:off).  Set at initialisation. */
-FRG_HIDDEN extern size_t frg_percpu_large_max;
+/* The cache class of a large request of n pages (n <= 256): its large
+ * class, if the caches take runs of it (up to large_cache_max); 0 if not,
+ * without caches (percpu:off) and before initialisation.  One load where
+ * the class's arithmetic took 30 instructions: with fewer instructions in
+ * flight, a loop's own work overlaps the allocator's (bench/RESULTS.md
+ * section 4). */
+FRG_HIDDEN extern uint8_t frg_percpu_large_class[FRG_LARGE_MAX / FRG_PAGE + 1];
 
 enum frg_cache_mode { FRG_CACHE_OFF, FRG_CACHE_LOCK, FRG_CACHE_RSEQ, FRG_CACHE_LEASE };
 #define FRG_MAX_LEASES 1024
