@@ -1,8 +1,9 @@
 /*
  * test_api.c - the glibc allocation API's documented semantics, through
  * the frg_* entry points: zero sizes, alignment, calloc, realloc edge
- * cases, overflow and impossible sizes, errno, usable size, mallinfo2 and
- * malloc_trim.
+ * cases, overflow and impossible sizes, errno, usable size, large and
+ * huge objects (contents kept through malloc, calloc, realloc and reuse),
+ * mallinfo2 and malloc_trim.
  */
 #include "testutil.h"
 
