@@ -324,7 +324,10 @@ FRG_API void *frg_realloc(void *p, size_t size) {
     }
     struct frg_span *s = frg_pm_span(e);
     const char *bad = misuse_kind(p, s);
-    if (!bad && cached_kind(s) && maybe_freed(slot, e, p) && cached_is_freed(p, s->sclass) == FREED)
+    enum freed_answer freed = LIVE;
+    if (!bad && cached_kind(s) && maybe_freed(slot, e, p))
+        freed = cached_is_freed(p, s->sclass);
+    if (freed == FREED)
         bad = "use-after-free";
     if (FRG_UNLIKELY(bad != NULL)) {
         report("realloc", bad, p);
@@ -335,7 +338,11 @@ FRG_API void *frg_realloc(void *p, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (FRG_VG_ENABLED) /* memcheck tracks blocks by request size: always move */
+    /* memcheck tracks blocks by request size: always move.  UNSURE: p may
+     * sit in a cache that could not be drained, so it is neither kept nor
+     * resized in place (a cached run resized would no longer fit its
+     * class); the move's free of it is refused the same way (free_slow). */
+    if (FRG_VG_ENABLED || freed == UNSURE)
         return realloc_move(p, usable_of(s), size);
     switch (s->kind) {
     case FRG_SPAN_SLAB:

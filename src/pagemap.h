@@ -63,7 +63,7 @@
 _Static_assert(FRG_PM_GEN_SHIFT > FRG_VA_BITS && FRG_PM_GEN_SHIFT + 8 == FRG_PM_CLASS_SHIFT,
                "the clear count sits between the slab flag and the class");
 #define FRG_PM_BASE_SHIFT 12 /* entry bits 0-3 are the base's bits 12-15 */
-_Static_assert(FRG_NCLASSES <= 256, "a size class fits the entry's 8 bits");
+_Static_assert(FRG_NCACHE_CLASSES <= 256, "a size class (large ones too) fits the entry's 8 bits");
 _Static_assert(FRG_SLAB_MAX_PAGES * FRG_PAGE <= 65536,
                "an offset inside a slab fits 16 bits (frg_pm_slab_offset)");
 _Static_assert(sizeof(struct frg_span) % 16 == 0 && _Alignof(struct frg_span) >= 16,

@@ -295,16 +295,17 @@ static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
         if (want > max_slots[cls] - (end - begin))
             want = max_slots[cls] - (end - begin);
         size_t need = want * size;
-        if (*capacity + need > budget)
+        /* A large class's capacity holds free pages: the dirty budget
+         * must have room for it (large.c counts it there); asked first,
+         * so that no other class gives up capacity for nothing. */
+        if (frg_cache_class_is_large(cls) && frg_purge_keep_room() < (int64_t)need)
+            want = 0, need = 0;
+        if (want && *capacity + need > budget)
             steal_capacity(st, cpu, cls, *capacity + need - budget);
-        if (*capacity + need > budget) {
+        if (want && *capacity + need > budget) {
             size_t room = budget > *capacity ? budget - *capacity : 0;
             want = (unsigned)(room / size);
         }
-        /* A large class's capacity holds free pages: the dirty budget
-         * must have room for it (large.c counts it there). */
-        if (want && frg_cache_class_is_large(cls) && frg_purge_keep_room() < (int64_t)(want * size))
-            want = 0;
         if (want && set_end(cpu, cls, end + want)) {
             frg_capacity_add(st, cls, want * size);
             frg_purge_notify(); /* the purger decays idle caches */
@@ -445,23 +446,30 @@ static void *locked_alloc(unsigned cls) {
     return p;
 }
 
+/* Clear word 1 of an object taken from a cache (see frg_cache_alloc). */
+static void clear_free_key(void *p) {
+    FRG_VG_OWN((uint64_t *)p + 1, 8); /* memcheck: still a freed block */
+    ((uint64_t *)p)[1] = 0;
+}
+
 void *frg_cache_take_cached_slow(uintptr_t cls) {
     if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return NULL;
     void *p = frg_fastpath.cache_mode == FRG_CACHE_LEASE ? frg_lease_pop(cls) : NULL;
-    if (p) {
-        ((uint64_t *)p)[1] = 0;
-        return p;
+    if (!p) { /* lock mode, or a thread without a lease */
+        unsigned idx = lock_my_cache();
+        struct frg_cache_hdr *h = frg_cpu_hdr(idx, (unsigned)cls);
+        if (h->current > h->begin) {
+            void **slots = frg_cpu_slots(idx);
+            store16(&h->current, h->current - 1);
+            p = slots[h->current];
+            if (FRG_VG_ENABLED)
+                slots[h->current] = NULL; /* as pop_locked */
+        }
+        frg_unlock(&frg_caches[idx].lock);
     }
-    /* lock mode, or a thread without a lease */
-    unsigned idx = lock_my_cache();
-    struct frg_cache_hdr *h = frg_cpu_hdr(idx, (unsigned)cls);
-    if (h->current > h->begin) {
-        store16(&h->current, h->current - 1);
-        p = frg_cpu_slots(idx)[h->current];
-        ((uint64_t *)p)[1] = 0;
-    }
-    frg_unlock(&frg_caches[idx].lock);
+    if (p)
+        clear_free_key(p);
     return p;
 }
 
@@ -536,10 +544,8 @@ static void *cache_alloc_slow(unsigned cls);
 
 void *frg_cache_alloc_slow(uintptr_t cls) {
     void *p = cache_alloc_slow(cls);
-    if (p) {
-        FRG_VG_OWN((uint64_t *)p + 1, 8); /* memcheck: still a freed block */
-        ((uint64_t *)p)[1] = 0;           /* see frg_cache_alloc */
-    }
+    if (p)
+        clear_free_key(p);
     return p;
 }
 

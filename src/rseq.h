@@ -108,8 +108,8 @@ FRG_INLINE void **frg_cpu_slots(unsigned cpu) {
 #define FRG_RSEQ_REGION(miss) FRG_RSEQ_REGION_OR("%l[" #miss "]")
 
 /* Pop one object of class `cls` from this CPU's cache; NULL if empty.
- * With asm-goto outputs, a miss goes through a stub (out of the hot
- * path's way) that zeroes the output before it jumps: gcc 12 was seen to
+ * With asm-goto outputs, a miss goes through a stub (in a section of its
+ * own, out of the hot path's way) that zeroes the output before it jumps: gcc 12 was seen to
  * read the output's register on the miss path after inlining (calloc of
  * a large class, with more paths merging after the pop: a garbage
  * pointer instead of NULL), and with the register zeroed that reading is
@@ -136,7 +136,10 @@ FRG_INLINE void *frg_rseq_pop(uintptr_t cls) {
                      "movw %%cx, (%%rax,%[cls],8)\n\t"
                      "2:\n\t" FRG_RSEQ_ABORT(retry)
 #if FRG_ASM_GOTO_OUTPUTS
-                     ".pushsection .text.unlikely, \"ax\"\n\t"
+                     /* a section of its own: were the pop inlined into code gcc
+                      * puts in .text.unlikely, a stub pushed there would follow
+                      * the commit and a hit would fall into it */
+                     ".pushsection .text.frg_rseq_miss, \"ax\"\n\t"
                      "5:\n\t"
                      "xorl %k[obj], %k[obj]\n\t"
                      "jmp %l[miss]\n\t"

@@ -18,9 +18,10 @@
 #               This build models the cache as what it is, a hand-off:
 #               each push is a __tsan_release on the object, each pop a
 #               __tsan_acquire (a force-included header wraps the inline
-#               pop and push), and so are the batch sequences and putting
-#               an object back into its slab, which is where objects
-#               drained from a cache go (the linker's --wrap).  Everything
+#               pop and push), and so are the batch sequences, putting
+#               an object back into its slab and a large run back into
+#               large.c, which is where objects drained from a cache go
+#               (the linker's --wrap).  Everything
 #               outside the asm is checked as usual.  Skipped, and said
 #               so, if rseq is unavailable.
 #   asan        -fsanitize=address with LeakSanitizer on (the library's
@@ -194,6 +195,7 @@ static inline __attribute__((always_inline)) bool frg_san_push(unsigned cls, voi
 EOF
 cat >"$work/tsan_rseq_model.c" <<'EOF'
 /* written by tests/sanitizers.sh: per-CPU cache hand-offs for TSan */
+#include "large.h"
 #include "rseq.h"
 #include "slab.h"
 void __tsan_acquire(void *addr);
@@ -220,8 +222,15 @@ enum frg_slab_put __wrap_frg_slab_put(struct frg_span *s, void *p) {
     __tsan_acquire(p);
     return __real_frg_slab_put(s, p);
 }
+/* So may a large run going back to large.c (a drain, or a full cache). */
+bool __real_frg_large_cache_flush(void *const *runs, unsigned n, bool draining);
+bool __wrap_frg_large_cache_flush(void *const *runs, unsigned n, bool draining) {
+    for (unsigned i = 0; i < n; i++)
+        __tsan_acquire(runs[i]);
+    return __real_frg_large_cache_flush(runs, n, draining);
+}
 EOF
-MODEL_LDFLAGS="-Wl,--wrap=frg_slab_put"
+MODEL_LDFLAGS="-Wl,--wrap=frg_slab_put,--wrap=frg_large_cache_flush"
 case $(uname -m) in
 x86_64) MODEL_LDFLAGS="$MODEL_LDFLAGS -Wl,--wrap=frg_rseq_pop_batch,--wrap=frg_rseq_push_batch" ;;
 esac
