@@ -351,18 +351,27 @@ static unsigned flush_batch(unsigned c) { return frg_cache_class_is_large(c) ? 0
 /* Pop an object of class cls from cache idx, refilling it from the
  * transfer cache on a miss; caller holds the cache's lock.  *released:
  * pages may have gone over the dirty budget (purge after unlocking). */
+/* Pop an object of class cls off cache idx if it holds one, else NULL;
+ * caller holds the cache's lock. */
+FRG_INLINE void *pop_cached_locked(unsigned idx, unsigned cls) {
+    struct frg_cache_hdr *h = frg_cpu_hdr(idx, cls);
+    if (h->current <= h->begin)
+        return NULL;
+    void **slots = frg_cpu_slots(idx);
+    store16(&h->current, h->current - 1);
+    void *p = slots[h->current];
+    if (FRG_VG_ENABLED)
+        slots[h->current] = NULL; /* memcheck's leak scan must not find it here */
+    return p;
+}
+
 FRG_INLINE void *pop_locked(unsigned idx, unsigned cls, bool *released) {
     struct cache_state *st = &frg_caches[idx];
     void **slots = frg_cpu_slots(idx);
     struct frg_cache_hdr *h = frg_cpu_hdr(idx, cls);
-    void *p = NULL;
-    if (h->current > h->begin) {
-        store16(&h->current, h->current - 1);
-        p = slots[h->current];
-        if (FRG_VG_ENABLED)
-            slots[h->current] = NULL; /* memcheck's leak scan must not find it here */
+    void *p = pop_cached_locked(idx, cls);
+    if (p)
         return p;
-    }
     __atomic_fetch_add(&st->misses, 1, __ATOMIC_RELAXED);
     frg_note_activity();
     grow_on_alloc_miss(idx, cls, true);
@@ -458,14 +467,7 @@ void *frg_cache_take_cached_slow(uintptr_t cls) {
     void *p = frg_fastpath.cache_mode == FRG_CACHE_LEASE ? frg_lease_pop(cls) : NULL;
     if (!p) { /* lock mode, or a thread without a lease */
         unsigned idx = lock_my_cache();
-        struct frg_cache_hdr *h = frg_cpu_hdr(idx, (unsigned)cls);
-        if (h->current > h->begin) {
-            void **slots = frg_cpu_slots(idx);
-            store16(&h->current, h->current - 1);
-            p = slots[h->current];
-            if (FRG_VG_ENABLED)
-                slots[h->current] = NULL; /* as pop_locked */
-        }
+        p = pop_cached_locked(idx, (unsigned)cls);
         frg_unlock(&frg_caches[idx].lock);
     }
     if (p)

@@ -1,7 +1,8 @@
 /*
  * test_sizeclass.c - the size-class table: every small size maps to the
  * smallest class that holds it, rounding waste stays within its bound, slab
- * tails are small, and object indexes computed by reciprocal are exact.
+ * tails are small, and object indexes computed by reciprocal are exact;
+ * and the large classes.
  */
 #include "testutil.h"
 
@@ -101,6 +102,36 @@ static void test_fullness_reciprocal(void) {
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* The large classes: every large size rounds up to the smallest class
+ * that holds it, wasting under 1/8, each class knows its own pages, and
+ * its table entry (sizeclass.c) has that size and passes the object-start
+ * check at offset 0 only (a run is one object). */
+static void test_large_classes(void) {
+    size_t bad = 0;
+    for (size_t n = FRG_SMALL_MAX + 1; n <= FRG_LARGE_MAX; n += 511) {
+        size_t pages = frg_large_run_pages(n);
+        unsigned l = frg_large_class_of(pages);
+        bad += l >= FRG_NLARGE_CLASSES || pages * FRG_PAGE < n ||
+               (pages * FRG_PAGE - n) * 8 >= n + 8 * FRG_PAGE ||
+               (l > 0 && frg_large_class_pages(l - 1) * FRG_PAGE >= n);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (unsigned l = 0; l < FRG_NLARGE_CLASSES; l++) {
+        const struct frg_class_info *ci = &frg_classes[FRG_NCLASSES + l];
+        size_t pages = frg_large_class_pages(l);
+        CU_ASSERT_EQUAL(frg_large_class_of(pages), l);
+        CU_ASSERT_EQUAL(ci->size, pages * FRG_PAGE);
+        CU_ASSERT_EQUAL(ci->slab_pages, pages);
+        CU_ASSERT_EQUAL(ci->nobjs, 1);
+        CU_ASSERT(frg_class_is_object_start(ci, 0));
+        size_t starts = 0;
+        for (uintptr_t off = 1; off < 65536; off++) /* free() sees offsets mod 2^16 */
+            starts += frg_class_is_object_start(ci, off);
+        CU_ASSERT_EQUAL(starts, 0);
+    }
+    CU_ASSERT_EQUAL(frg_large_class_pages(FRG_NLARGE_CLASSES - 1) * FRG_PAGE, FRG_LARGE_MAX);
+}
+
 static void register_tests(void) {
     TU_SUITE(sizeclass);
     TU_TEST(sizeclass, test_minimal_class);
@@ -109,6 +140,7 @@ static void register_tests(void) {
     TU_TEST(sizeclass, test_object_index_exact);
     TU_TEST(sizeclass, test_object_start_exact);
     TU_TEST(sizeclass, test_fullness_reciprocal);
+    TU_TEST(sizeclass, test_large_classes);
 }
 
 TU_MAIN
