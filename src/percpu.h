@@ -133,7 +133,6 @@ struct frg_percpu_stats {
     size_t capacity_bytes;                  /* sum of capacities */
     size_t capacity_slots;                  /* slots those capacities use */
     size_t cached_objs[FRG_NCACHE_CLASSES]; /* per class, all CPUs */
-    size_t large_capacity_bytes;            /* of capacity_bytes, large classes' */
     uint64_t misses, overflows, drains;     /* slow-path events */
 };
 FRG_HIDDEN void frg_percpu_stats(struct frg_percpu_stats *out);

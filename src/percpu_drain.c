@@ -113,8 +113,7 @@ static size_t drain_every_cpu(bool reset_capacity, bool *skipped) {
     if (frg_fastpath.cache_mode == FRG_CACHE_OFF)
         return 0;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++)
-        if (__atomic_load_n(&frg_caches[cpu].capacity_bytes, __ATOMIC_RELAXED) ||
-            __atomic_load_n(&frg_caches[cpu].large_capacity_bytes, __ATOMIC_RELAXED)) {
+        if (frg_capacity_total(&frg_caches[cpu])) {
             uint64_t before = __atomic_load_n(&frg_caches[cpu].drains, __ATOMIC_RELAXED);
             bytes += drain_cpu(cpu, reset_capacity, false);
             /* drain_cpu counts only the drains it did */
@@ -166,8 +165,7 @@ size_t frg_percpu_decay(uint64_t now_ns, uint64_t idle_ns, bool *all_idle) {
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
         bool held = frg_is_lease(cpu) && frg_lease_held(cpu);
-        if (!held && !__atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) &&
-            !__atomic_load_n(&st->large_capacity_bytes, __ATOMIC_RELAXED))
+        if (!held && !frg_capacity_total(st))
             continue;
         uint64_t sig = 1469598103934665603ull;
         for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
@@ -195,9 +193,7 @@ void frg_percpu_stats(struct frg_percpu_stats *out) {
         return;
     for (unsigned cpu = 0; cpu < frg_ncaches; cpu++) {
         struct cache_state *st = &frg_caches[cpu];
-        size_t large_capacity = __atomic_load_n(&st->large_capacity_bytes, __ATOMIC_RELAXED);
-        out->capacity_bytes += __atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) + large_capacity;
-        out->large_capacity_bytes += large_capacity;
+        out->capacity_bytes += frg_capacity_total(st);
         out->misses += __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
         out->overflows += __atomic_load_n(&st->overflows, __ATOMIC_RELAXED);
         out->drains += __atomic_load_n(&st->drains, __ATOMIC_RELAXED);

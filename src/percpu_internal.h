@@ -45,6 +45,11 @@ FRG_HIDDEN extern size_t frg_large_capacity_total;
 FRG_INLINE size_t *frg_capacity_of(struct cache_state *st, unsigned c) {
     return frg_cache_class_is_large(c) ? &st->large_capacity_bytes : &st->capacity_bytes;
 }
+/* Bytes of capacity cache st has, small and large classes together. */
+FRG_INLINE size_t frg_capacity_total(const struct cache_state *st) {
+    return __atomic_load_n(&st->capacity_bytes, __ATOMIC_RELAXED) +
+           __atomic_load_n(&st->large_capacity_bytes, __ATOMIC_RELAXED);
+}
 /* Change class c's capacity on st by delta bytes (any sign). */
 FRG_INLINE void frg_capacity_add(struct cache_state *st, unsigned c, size_t delta) {
     __atomic_fetch_add(frg_capacity_of(st, c), delta, __ATOMIC_RELAXED);
