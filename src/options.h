@@ -46,7 +46,7 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
       "bytes of wholly free chunks kept mapped (already purged) before unmapping")      \
     X(huge_cache_max, FRG_OPT_SIZE, huge_cache_max, 64u << 20, 0, (size_t)1 << 40,     \
       NULL, "bytes of freed huge mappings kept for reuse until they decay")            \
-    X(large_cache_max, FRG_OPT_SIZE, large_cache_max, 1u << 20, 0, (size_t)1 << 40,    \
+    X(large_cache_max, FRG_OPT_SIZE, large_cache_max, 8u << 20, 0, (size_t)1 << 40,    \
       NULL, "bytes of freed large runs (64 KiB - 1 MiB) each CPU keeps in its cache, and as many in its shard of the run cache, until unused for decay_ms (cache) or a purger tick (shard)") \
     X(slab_order, FRG_OPT_ENUM, slab_order, FRG_ORDER_FULLEST, 0, 1, "fullest|address", \
       "which non-full slab a size class allocates from first")                         \

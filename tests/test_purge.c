@@ -123,9 +123,10 @@ static void idle_return(long keep_live) {
      * twice the transfer cache's bound (transfer_max, 4 MiB of free objects
      * kept for reuse until decay_ms, and about as much again for the rest
      * of the slabs they keep in use; measured 6-8 MiB together) + the
-     * large cache (large_cache_max, 1 MiB per CPU: within the dirty budget
-     * when a shard last asked, but the budget shrinks with the heap; given
-     * back after a tick unused) + 2%.
+     * large caches (large_cache_max, 8 MiB, per CPU in its cache and in
+     * its shard: within the dirty budget when they last asked, but the
+     * budget shrinks with the heap; given back after decay_ms or a tick
+     * unused) + 2%.
      * "At once" allows 300 ms: a free that finds another purge running (the
      * purger's pass) leaves its pages to that purge, which may still be in
      * madvise when the last free returns, or descheduled on a loaded
@@ -133,7 +134,7 @@ static void idle_return(long keep_live) {
      * not enough).  Decay could not be what brings RSS down this soon: it
      * only purges pages left unused for decay_ms (500 ms). */
     long soon = base + keep_live / 1024 + growth / 50 + 4096 + 2 * (long)(frg_opt.transfer_max >> 10) +
-                (long)(frg_opt.large_cache_max >> 10) * shards_used();
+                2 * (long)(frg_opt.large_cache_max >> 10) * shards_used();
     long soon_waited, rss_now = wait_rss_below(soon, 300, &soon_waited);
     /* decay: within 2 s, down to live + 1% + 1 MiB (metadata, page map) */
     long limit = base + keep_live / 1024 + growth / 100 + 1024;
@@ -505,7 +506,7 @@ static void large_cache_bounds(void) {
 /* A block freed on one CPU that its cache has no room for is cached in
  * that CPU's shard; an allocation on another CPU takes it from there (a
  * producer and a consumer).  A cache holds two runs of 512 KiB
- * (large_cache_max 1 MiB).  The frees run on a thread of their own, so
+ * (large_cache_max set to 1 MiB).  The frees run on a thread of their own, so
  * that in lease mode too they fill another cache than the allocation's. */
 static char *steal_runs[3];
 static void *free_on_cpu_1(void *arg) {
@@ -693,9 +694,10 @@ static const struct tu_scenario scenarios[] = {
     {"slab_pages_trim", "background:false,misuse:report", s_slab_trim},
     {"slab_pages_idle", "", s_slab_idle},
     {"large_cache_idle", "", large_cache_idle},
-    {"large_cache_bounds", "background:false", large_cache_bounds},
-    {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0", large_cache_bounds},
-    {"large_cache_steal", "background:false", large_cache_steal},
+    {"large_cache_bounds", "background:false,large_cache_max:1M", large_cache_bounds},
+    {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0,large_cache_max:1M",
+     large_cache_bounds},
+    {"large_cache_steal", "background:false,large_cache_max:1M", large_cache_steal},
     {"transfer_budget", "background:false,dirty_min:8M,dirty_ratio:0", transfer_budget},
     {"transfer_no_budget", "background:false,dirty_min:0,dirty_ratio:0", transfer_budget},
     {"transfer_budget_shrink", "background:false,dirty_min:0,dirty_ratio:25", transfer_budget_shrink},
