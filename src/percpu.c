@@ -341,10 +341,25 @@ bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining
     return draining ? frg_central_free_batch(c, objs, n) : frg_transfer_free_batch(c, objs, n);
 }
 
-/* Objects a full cache of class c gives back with the one that did not
- * fit: a batch of small ones, so that the next frees fit; no large run
- * (each is a call to large.c, and the cache's runs are the newest). */
-static unsigned flush_batch(unsigned c) { return frg_cache_class_is_large(c) ? 0 : batch[c]; }
+/* Objects a full cache of class c on CPU `cpu` gives back with the one
+ * that did not fit: a batch of small ones, so that the next frees fit.
+ * Large runs go one at a time (each is kept whole in large.c's shard, and
+ * the cache's runs are the newest), except from a class that holds all
+ * the runs it may (max_slots): there, half of them go with it, so that a
+ * CPU that only frees a class (a consumer) takes the shard's lock once
+ * every few frees, not at each, and the CPU that allocates them (the
+ * producer) finds them in the shard without meeting it there on every
+ * call (bigblocks 128 KiB producer + consumer 6.6 -> 10.4 M pairs/s).
+ * A class held below max_slots by the capacity budget (random sizes, many
+ * classes) keeps flushing one at a time: halving it there cost
+ * bigblocks 64-512 KiB at 8 threads 25-30 %. */
+static unsigned flush_batch(unsigned c, unsigned cpu) {
+    if (!frg_cache_class_is_large(c))
+        return batch[c];
+    const struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
+    unsigned half = max_slots[c] / 2u;
+    return half > 1 && (unsigned)(load16(&h->end) - load16(&h->begin)) >= max_slots[c] ? half - 1 : 0;
+}
 
 /* ---- lock and lease modes -------------------------------------------------- */
 
@@ -405,7 +420,7 @@ FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released)
     if (h->current >= h->end) {
         void *buf[MAX_BATCH + 1];
         unsigned n = 0;
-        while (n < flush_batch(cls) && h->current > h->begin) {
+        while (n < flush_batch(cls, idx) && h->current > h->begin) {
             store16(&h->current, h->current - 1);
             buf[n++] = slots[h->current];
         }
@@ -533,7 +548,8 @@ static void rseq_free_miss(unsigned cls, void *p) {
             return;
     }
     void *buf[MAX_BATCH + 1];
-    unsigned n = cpu >= 0 && flush_batch(cls) ? frg_rseq_pop_batch(cls, buf, flush_batch(cls)) : 0;
+    unsigned want = cpu >= 0 ? flush_batch(cls, (unsigned)cpu) : 0;
+    unsigned n = want ? frg_rseq_pop_batch(cls, buf, want) : 0;
     buf[n++] = p;
     if (frg_percpu_flush_objects(cls, buf, n, false))
         frg_pageheap_enforce_budget();

@@ -33,6 +33,8 @@
  *    large_cache_max bytes), none without a dirty budget;
  *  - large_cache_steal: a run freed on one CPU that its cache has no room
  *    for is reused by an allocation on another;
+ *  - large_cache_half: a free that finds its class holding all the runs
+ *    it may gives half of them to the shard with it (a consumer's CPU);
  *  - transfer_budget / transfer_no_budget: objects of a one-object class
  *    that the transfer cache's own bound has no room for are held there
  *    within the dirty budget only (none without one), counted against it,
@@ -542,6 +544,48 @@ static void large_cache_steal(void) {
     TU_PASS();
 }
 
+/* A class that holds all the runs it may (8) gives the shard half of them
+ * with the run that did not fit: 9 frees leave 5 runs in the CPU's cache
+ * and 4 in its shard, so 9 allocations find the first 5 in the cache (no
+ * shard hit: the newest first) and the next 4 in the shard.  Giving one
+ * run at a time would leave 8 and 1. */
+static void large_cache_half(void) {
+    if (frg_percpu_ncpus() == 0 || !pin(0)) {
+        printf("no CPU caches, or CPU 0 is not ours: skipped\n");
+        TU_PASS();
+    }
+    enum { RUNS = 9 };
+    size_t size = 104 << 10; /* 26 pages: 8 slots within 1 MiB */
+    void *p[RUNS];
+    struct frg_stats st;
+    for (int i = 0; i < RUNS; i++)
+        p[i] = frg_malloc(size);
+    for (int i = 0; i < RUNS; i++)
+        frg_free(p[i]);
+    frg_stats_collect(&st);
+    uint64_t hits = st.large_cache_hits;
+    size_t cached = st.large_cached_count;
+    uint64_t shard_hits[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        p[i] = frg_malloc(size);
+        frg_stats_collect(&st);
+        shard_hits[i] = st.large_cache_hits - hits;
+    }
+    printf("%zu runs cached; shard hits after each of %d allocations:", cached, RUNS);
+    for (int i = 0; i < RUNS; i++)
+        printf(" %llu", (unsigned long long)shard_hits[i]);
+    printf("\n");
+    if (cached != RUNS)
+        TU_FAIL("%zu runs cached, expected %d\n", cached, RUNS);
+    for (int i = 0; i < RUNS; i++)
+        if (shard_hits[i] != (i < 5 ? 0u : (uint64_t)i - 4))
+            TU_FAIL("allocation %d: %llu shard hits, expected %d\n", i,
+                    (unsigned long long)shard_hits[i], i < 5 ? 0 : i - 4);
+    for (int i = 0; i < RUNS; i++)
+        frg_free(p[i]);
+    TU_PASS();
+}
+
 /* A one-object class: 32 KiB objects, 8-page slabs. */
 #define TB_SIZE (32 << 10)
 #define TB_COUNT 1024 /* 32 MiB */
@@ -698,6 +742,7 @@ static const struct tu_scenario scenarios[] = {
     {"large_cache_no_budget", "background:false,dirty_min:0,dirty_ratio:0,large_cache_max:1M",
      large_cache_bounds},
     {"large_cache_steal", "background:false,large_cache_max:1M", large_cache_steal},
+    {"large_cache_half", "background:false,large_cache_max:1M", large_cache_half},
     {"transfer_budget", "background:false,dirty_min:8M,dirty_ratio:0", transfer_budget},
     {"transfer_no_budget", "background:false,dirty_min:0,dirty_ratio:0", transfer_budget},
     {"transfer_budget_shrink", "background:false,dirty_min:0,dirty_ratio:25", transfer_budget_shrink},
