@@ -268,24 +268,39 @@ static size_t steal_capacity(struct cache_state *st, unsigned cpu, unsigned cls,
 /* Grow a class's capacity by up to one batch, within the CPU's budget.
  * When the budget is spent, capacity is taken from other classes, but only
  * on one miss in STEAL_EVERY: classes taking capacity back and forth on
- * every miss would cost more than the misses.
+ * every miss would cost more than the misses.  The checks that most calls
+ * end at are inline (grow_capacity); the rest is grow_capacity_now.
  * `locked`: the caller already holds the CPU lock (lock mode). */
 #define STEAL_EVERY 16
-static void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
+static FRG_NOINLINE void grow_capacity_now(unsigned cpu, unsigned cls, bool locked);
+
+/* The capacity budget class cls's capacity counts against on a CPU. */
+FRG_INLINE size_t capacity_budget(unsigned cls) {
+    return frg_cache_class_is_large(cls) ? frg_opt.large_cache_max : frg_opt.cache_max;
+}
+
+FRG_INLINE void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
     struct cache_state *st = &frg_caches[cpu];
-    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    const struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
     if (load16(&h->end) - load16(&h->begin) >= max_slots[cls])
         return; /* already as large as it may be (or stopped) */
-    size_t *capacity = frg_capacity_of(st, cls);
-    size_t budget = frg_cache_class_is_large(cls) ? frg_opt.large_cache_max : frg_opt.cache_max;
-    if (__atomic_load_n(capacity, __ATOMIC_RELAXED) + batch[cls] * frg_class_size(cls) >
-        budget) {
+    size_t budget = capacity_budget(cls);
+    if (__atomic_load_n(frg_capacity_of(st, cls), __ATOMIC_RELAXED) +
+            batch[cls] * frg_class_size(cls) > budget) {
         /* a racy count is fine: it only spaces out the turns */
         unsigned tick = __atomic_load_n(&st->steal_tick, __ATOMIC_RELAXED) + 1;
         __atomic_store_n(&st->steal_tick, tick, __ATOMIC_RELAXED);
         if (tick % STEAL_EVERY)
             return; /* budget spent and not our turn to take from others */
     }
+    grow_capacity_now(cpu, cls, locked);
+}
+
+static FRG_NOINLINE void grow_capacity_now(unsigned cpu, unsigned cls, bool locked) {
+    struct cache_state *st = &frg_caches[cpu];
+    struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
+    size_t *capacity = frg_capacity_of(st, cls);
+    size_t budget = capacity_budget(cls);
     if (!locked && !frg_trylock(&st->lock))
         return; /* someone is busy with this CPU: skip growing this time */
     unsigned begin = load16(&h->begin), end = load16(&h->end);
