@@ -21,7 +21,8 @@
  * central.c's stashed slabs and the CPU caches' large capacity counted
  * first).  A request of n pages takes a cached run of n to n + n/8 pages
  * from its CPU's shard, else from another CPU's (steal: a producer takes
- * back what a consumer's CPU could not keep).  Threads on different CPUs
+ * back what a consumer's CPU could not keep, and moves up to 3 more runs
+ * of that size to its own shard for its next misses).  Threads on different CPUs
  * do not meet on one lock, and reuse writes no page-map entry (a page-map
  * line also holds the entries of neighbouring slabs, which other CPUs'
  * frees read).  A shard-cached run's usable size is 0: a free, realloc or
@@ -155,27 +156,6 @@ static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     return s;
 }
 
-/* A run for a request of npages that this CPU's shard could not serve,
- * from another CPU's: a buffer allocated on one thread and freed on
- * another (a producer and a consumer) is cached where it was freed.  Up
- * to STEAL_SHARDS shards after `mine` are tried, skipping empty ones
- * without a lock and busy ones (trylock): a miss costs a page-heap
- * allocation, far more than a few reads. */
-#define STEAL_SHARDS 8
-static struct frg_span *steal(const struct shard *mine, size_t npages) {
-    unsigned n = nshards(), at = (unsigned)(mine - shards);
-    for (unsigned k = 1; k < n && k <= STEAL_SHARDS; k++) {
-        struct shard *sh = &shards[(at + k) % n];
-        if (!__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) || !frg_trylock(&sh->lock))
-            continue;
-        struct frg_span *s = take_locked(sh, npages);
-        frg_unlock(&sh->lock);
-        if (s)
-            return s;
-    }
-    return NULL;
-}
-
 /* Keep the freed run s in shard sh if the bounds allow, making room by
  * moving the shard's oldest runs to *evicted (a chain the caller gives to
  * the page heap); false: the caller gives s to the page heap.  Lock held. */
@@ -233,6 +213,67 @@ static void free_chain(struct frg_span *chain) {
         frg_pageheap_enforce_budget();
 }
 
+/* Up to STEAL_MORE runs of exactly npages pages off shard sh, for a thief
+ * that took one from it: they stay cached (not counted out) and move to
+ * the thief's shard.  sh keeps its approval until the purger's tick, as
+ * after any take (handing it over cost a fifth of the gain: two more
+ * writes of the shared total).  Lock held. */
+#define STEAL_MORE 3
+static unsigned take_more_locked(struct shard *sh, size_t npages, struct frg_span **out) {
+    unsigned n = 0;
+    for (unsigned i = sh->nruns; i-- > 0 && n < STEAL_MORE;) {
+        if (sh->npages[i] == npages) {
+            out[n++] = sh->run[i];
+            shard_remove(sh, i);
+        }
+    }
+    return n;
+}
+
+/* Keep in shard sh the runs a steal moved there; those it has no room
+ * for go to the page heap. */
+static void keep_moved(struct shard *sh, struct frg_span **runs, unsigned n) {
+    struct frg_span *evicted = NULL;
+    frg_lock(&sh->lock);
+    for (unsigned i = 0; i < n; i++) {
+        if (!put_locked(sh, runs[i], &evicted)) {
+            runs[i]->next = evicted;
+            evicted = runs[i];
+        }
+    }
+    frg_unlock(&sh->lock);
+    free_chain(evicted);
+}
+
+/* A run for a request of npages that this CPU's shard could not serve,
+ * from another CPU's: a buffer allocated on one thread and freed on
+ * another (a producer and a consumer) is cached where it was freed.  Up
+ * to STEAL_SHARDS shards after `mine` are tried, skipping empty ones
+ * without a lock and busy ones (trylock): a miss costs a page-heap
+ * allocation, far more than a few reads.  A steal also moves up to
+ * STEAL_MORE more runs of the same size to `mine`: a producer's next
+ * misses then take them under its own shard's lock, which the consumer
+ * does not take, instead of meeting it on the consumer's on every call
+ * (bigblocks 128 KiB producer + consumer 9.1 -> 13.6 M pairs/s). */
+#define STEAL_SHARDS 8
+static struct frg_span *steal(struct shard *mine, size_t npages) {
+    unsigned n = nshards(), at = (unsigned)(mine - shards);
+    for (unsigned k = 1; k < n && k <= STEAL_SHARDS; k++) {
+        struct shard *sh = &shards[(at + k) % n];
+        if (!__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) || !frg_trylock(&sh->lock))
+            continue;
+        struct frg_span *s = take_locked(sh, npages), *more[STEAL_MORE];
+        unsigned nmore = s ? take_more_locked(sh, npages, more) : 0;
+        frg_unlock(&sh->lock);
+        if (s) {
+            if (nmore)
+                keep_moved(mine, more, nmore);
+            return s;
+        }
+    }
+    return NULL;
+}
+
 void frg_large_cache_release(bool all) {
     struct frg_span *chain = NULL;
     for (unsigned i = 0; i < nshards(); i++) {
@@ -258,6 +299,14 @@ void frg_large_cache_release(bool all) {
 
 size_t frg_large_cached_bytes(void) {
     return __atomic_load_n(&approved_total.bytes, __ATOMIC_RELAXED) + frg_percpu_large_capacity();
+}
+
+unsigned frg_large_shard_runs(unsigned cpu) {
+    struct shard *sh = &shards[cpu % NSHARDS];
+    frg_lock(&sh->lock);
+    unsigned n = sh->nruns;
+    frg_unlock(&sh->lock);
+    return n;
 }
 
 void frg_large_lock_all(void) { frg_lock_each(FRG_LOCK_ARRAY(shards, NSHARDS, lock)); }

@@ -42,6 +42,8 @@ FRG_HIDDEN void frg_large_cache_release(bool all);
 /* Bytes of cached runs, or a little more (what the dirty budget approved
  * for them since the purger's last tick); read without a lock. */
 FRG_HIDDEN size_t frg_large_cached_bytes(void);
+/* Runs cached in the shard of CPU `cpu` (for tests). */
+FRG_HIDDEN unsigned frg_large_shard_runs(unsigned cpu);
 FRG_HIDDEN void frg_large_lock_all(void);
 FRG_HIDDEN void frg_large_unlock_all(void);
 FRG_HIDDEN void frg_large_reinit_locks(void);

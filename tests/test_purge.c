@@ -35,6 +35,8 @@
  *    for is reused by an allocation on another;
  *  - large_cache_half: a free that finds its class holding all the runs
  *    it may gives half of them to the shard with it (a consumer's CPU);
+ *  - large_cache_steal_more: a steal moves up to 3 more runs of its size
+ *    to the thief's own shard (a producer's next misses);
  *  - transfer_budget / transfer_no_budget: objects of a one-object class
  *    that the transfer cache's own bound has no room for are held there
  *    within the dirty budget only (none without one), counted against it,
@@ -586,6 +588,61 @@ static void large_cache_half(void) {
     TU_PASS();
 }
 
+/* A steal takes one run from another CPU's shard and moves up to 3 more
+ * of that size to the thief's shard.  9 frees on CPU 1 leave 5 runs in
+ * its cache and 4 in its shard (large_cache_half); a malloc on CPU 0 then
+ * takes one of the 4 and moves the other 3 to CPU 0's shard, where the
+ * next 3 mallocs there find them.  Without the move they would stay on
+ * CPU 1's shard: 0 and 3. */
+static void *more_runs[9];
+static void *free_more_on_cpu_1(void *arg) {
+    (void)arg;
+    pin(1);
+    for (int i = 0; i < 9; i++)
+        frg_free(more_runs[i]);
+    return NULL;
+}
+
+static void large_cache_steal_more(void) {
+    if (frg_percpu_ncpus() < 2 || !have_cpus_0_1()) {
+        printf("CPUs 0 and 1 are not both ours: skipped\n");
+        TU_PASS();
+    }
+    size_t size = 104 << 10; /* 26 pages: 8 slots within 1 MiB */
+    pin(0);
+    for (int i = 0; i < 9; i++)
+        more_runs[i] = frg_malloc(size);
+    pthread_t consumer;
+    if (pthread_create(&consumer, NULL, free_more_on_cpu_1, NULL) || pthread_join(consumer, NULL))
+        TU_FAIL("pthread_create failed\n");
+    unsigned before0 = frg_large_shard_runs(0), before1 = frg_large_shard_runs(1);
+    void *p = frg_malloc(size);
+    unsigned after0 = frg_large_shard_runs(0), after1 = frg_large_shard_runs(1);
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    uint64_t hits = st.large_cache_hits;
+    void *q[3];
+    for (int i = 0; i < 3; i++)
+        q[i] = frg_malloc(size);
+    frg_stats_collect(&st);
+    printf("shard runs before the steal: CPU 0 %u, CPU 1 %u; after: %u, %u; "
+           "next 3 mallocs: %llu shard hits, CPU 0's shard then %u\n",
+           before0, before1, after0, after1, (unsigned long long)(st.large_cache_hits - hits),
+           frg_large_shard_runs(0));
+    if (before0 != 0 || before1 != 4)
+        TU_FAIL("CPU 1's frees left %u and %u runs in the shards, expected 0 and 4\n", before0,
+                before1);
+    if (after0 != 3 || after1 != 0)
+        TU_FAIL("after the steal the shards hold %u and %u runs, expected 3 and 0\n", after0,
+                after1);
+    if (st.large_cache_hits - hits != 3 || frg_large_shard_runs(0) != 0)
+        TU_FAIL("the moved runs were not found on CPU 0's shard\n");
+    frg_free(p);
+    for (int i = 0; i < 3; i++)
+        frg_free(q[i]);
+    TU_PASS();
+}
+
 /* A one-object class: 32 KiB objects, 8-page slabs. */
 #define TB_SIZE (32 << 10)
 #define TB_COUNT 1024 /* 32 MiB */
@@ -743,6 +800,7 @@ static const struct tu_scenario scenarios[] = {
      large_cache_bounds},
     {"large_cache_steal", "background:false,large_cache_max:1M", large_cache_steal},
     {"large_cache_half", "background:false,large_cache_max:1M", large_cache_half},
+    {"large_cache_steal_more", "background:false,large_cache_max:1M", large_cache_steal_more},
     {"transfer_budget", "background:false,dirty_min:8M,dirty_ratio:0", transfer_budget},
     {"transfer_no_budget", "background:false,dirty_min:0,dirty_ratio:0", transfer_budget},
     {"transfer_budget_shrink", "background:false,dirty_min:0,dirty_ratio:25", transfer_budget_shrink},
