@@ -169,11 +169,18 @@ size_t frg_purge_all(void) {
     if (!frg_ensure_init())
         return 0;
     frg_lock(&purge_lock.lock);
+    /* First every cache gives back what it holds.  What that puts over
+     * the dirty budget is purged at once, inside these calls (the eager
+     * purge), so the purges below do not see it: it is counted here, from
+     * the bytes given to madvise meanwhile (a purge another thread makes
+     * in this moment is counted too). */
+    uint64_t purged = __atomic_load_n(&frg_os_counters.purged_bytes, __ATOMIC_RELAXED);
     frg_percpu_drain_all(true);
     frg_transfer_drain(FRG_NCLASSES);
-    size_t bytes = frg_central_release_stash(frg_os_now_ns(), UINT64_MAX);
-    bytes += frg_central_purge_free_pages(true);
     frg_large_cache_release(true);
+    size_t bytes = (size_t)(__atomic_load_n(&frg_os_counters.purged_bytes, __ATOMIC_RELAXED) - purged);
+    bytes += frg_central_release_stash(frg_os_now_ns(), UINT64_MAX);
+    bytes += frg_central_purge_free_pages(true);
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();
