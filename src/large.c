@@ -132,10 +132,9 @@ static void count_in_locked(struct shard *sh, const struct frg_span *s) {
     sh->live_bytes -= s->u.large.usable;
 }
 
-/* A cached run of npages up to npages + npages/8 pages off shard sh (the
- * smallest; the newest of equals), counted out, or NULL.  Lock held. */
-static struct frg_span *take_locked(struct shard *sh, size_t npages) {
-    size_t limit = npages + npages / 8;
+/* A cached run of npages up to `limit` pages off shard sh (the smallest;
+ * the newest of equals), counted out, or NULL.  Lock held. */
+static struct frg_span *take_within_locked(struct shard *sh, size_t npages, size_t limit) {
     unsigned at = SHARD_RUNS, best = 0;
     for (unsigned i = sh->nruns; i-- > 0;) {
         unsigned n = sh->npages[i];
@@ -154,6 +153,11 @@ static struct frg_span *take_locked(struct shard *sh, size_t npages) {
     sh->used = true;
     count_out_locked(sh, s);
     return s;
+}
+
+/* A run for a request of npages: up to npages/8 more pages. */
+static struct frg_span *take_locked(struct shard *sh, size_t npages) {
+    return take_within_locked(sh, npages, npages + npages / 8);
 }
 
 /* Keep the freed run s in shard sh if the bounds allow, making room by
@@ -328,17 +332,28 @@ static unsigned cache_class_of(size_t npages) {
  * counted out: from this CPU's shard or another's (unaligned requests),
  * or the page heap, with `align_pages` alignment.  *zeroed: its pages are
  * known to be zero. */
+static struct frg_span *run_elsewhere(struct shard *sh, size_t npages, size_t align_pages,
+                                      bool *zeroed);
+
 static struct frg_span *run_out(size_t npages, size_t align_pages, bool *zeroed) {
     struct shard *sh = my_shard();
-    struct frg_span *s = NULL;
     *zeroed = false;
     if (align_pages == 1 && __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
         frg_lock(&sh->lock);
-        s = take_locked(sh, npages);
+        struct frg_span *s = take_locked(sh, npages);
         frg_unlock(&sh->lock);
         if (s)
             return s;
     }
+    return run_elsewhere(sh, npages, align_pages, zeroed);
+}
+
+/* run_out's part after this CPU's shard (sh): another CPU's shard, or the
+ * page heap. */
+static struct frg_span *run_elsewhere(struct shard *sh, size_t npages, size_t align_pages,
+                                      bool *zeroed) {
+    struct frg_span *s;
+    *zeroed = false;
     if (align_pages == 1 && (s = steal(sh, npages)))
         return s;
     if (!(s = frg_pageheap_alloc(npages, align_pages, FRG_SPAN_LARGE, cache_class_of(npages), zeroed)))
@@ -349,12 +364,30 @@ static struct frg_span *run_out(size_t npages, size_t align_pages, bool *zeroed)
     return s;
 }
 
+/* A cache's refill: the first run as run_out finds it; from this CPU's
+ * shard, also up to n - 1 more of exactly the class's pages, under the
+ * same lock (what a full class gave the shard, taken back in one call,
+ * as it was given). */
 unsigned frg_large_cache_refill(unsigned cls, void **out, unsigned n) {
+    size_t npages = frg_classes[cls].slab_pages;
+    struct shard *sh = my_shard();
+    unsigned got = 0;
+    if (!n)
+        return 0;
+    if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
+        frg_lock(&sh->lock);
+        for (struct frg_span *s = take_locked(sh, npages); s;
+             s = got < n ? take_within_locked(sh, npages, npages) : NULL)
+            out[got++] = (void *)FRG_BASE(s); /* the cache clears word 1 */
+        frg_unlock(&sh->lock);
+        if (got)
+            return got;
+    }
     bool zeroed;
-    struct frg_span *s = n ? run_out(frg_classes[cls].slab_pages, 1, &zeroed) : NULL;
+    struct frg_span *s = run_elsewhere(sh, npages, 1, &zeroed);
     if (!s)
         return 0;
-    out[0] = (void *)FRG_BASE(s); /* the cache clears its word 1 */
+    out[0] = (void *)FRG_BASE(s);
     return 1;
 }
 

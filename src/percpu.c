@@ -171,8 +171,9 @@ int frg_percpu_init(void) {
         next += (unsigned)slots;
     }
     /* Large classes: up to MAX_LARGE_SLOTS runs each, within
-     * large_cache_max a cache (0: none), fetched and given back one at a
-     * time (a run is a page-heap call, not a batch of objects). */
+     * large_cache_max a cache (0: none), growing one run at a time;
+     * fetched and given back one at a time too, except between a class
+     * that is full and its CPU's shard (flush_batch, refill_want). */
     for (unsigned c = FRG_NCLASSES; c < FRG_NCACHE_CLASSES; c++) {
         size_t slots = frg_opt.large_cache_max / frg_class_size(c);
         frg_slot_begin[c] = (uint16_t)next;
@@ -342,6 +343,16 @@ static void grow_on_alloc_miss(unsigned cpu, unsigned cls, bool locked) {
 
 /* ---- where a cache's objects come from and go ----------------------------- */
 
+/* How many objects a miss of class cls fetches when its cache has room
+ * for `room`: one for the caller and a batch of small objects; for a large
+ * class, as many runs as fit (large.c gives more than one only from its
+ * own shard, where a full class gave them in one call). */
+_Static_assert(MAX_LARGE_SLOTS + 1 <= MAX_BATCH, "a large refill or flush fits a batch buffer");
+FRG_INLINE unsigned refill_want(unsigned cls, unsigned room) {
+    unsigned most = frg_cache_class_is_large(cls) ? MAX_LARGE_SLOTS + 1u : batch[cls];
+    return room + 1 < most ? room + 1 : most;
+}
+
 /* Up to n objects of class c for a cache: small ones from the transfer
  * cache, large runs from large.c. */
 static unsigned refill(unsigned c, void **out, unsigned n) {
@@ -407,7 +418,7 @@ FRG_INLINE void *pop_locked(unsigned idx, unsigned cls, bool *released) {
     grow_on_alloc_miss(idx, cls, true);
     void *buf[MAX_BATCH];
     unsigned room = h->end - h->current;
-    unsigned got = refill(cls, buf, room + 1 < batch[cls] ? room + 1 : batch[cls]);
+    unsigned got = refill(cls, buf, refill_want(cls, room));
     if (got) {
         p = buf[0];
         unsigned i = 1;
@@ -434,8 +445,8 @@ FRG_INLINE void push_locked(unsigned idx, unsigned cls, void *p, bool *released)
     }
     if (h->current >= h->end) {
         void *buf[MAX_BATCH + 1];
-        unsigned n = 0;
-        while (n < flush_batch(cls, idx) && h->current > h->begin) {
+        unsigned n = 0, want = flush_batch(cls, idx);
+        while (n < want && h->current > h->begin) {
             store16(&h->current, h->current - 1);
             buf[n++] = slots[h->current];
         }
@@ -540,7 +551,7 @@ static void *rseq_alloc_miss(unsigned cls) {
      * one to return; fetching more would only send the rest back. */
     struct frg_cache_hdr *h = frg_cpu_hdr((unsigned)cpu, cls);
     unsigned room = load16(&h->end) - load16(&h->current);
-    unsigned want = room + 1 < batch[cls] ? room + 1 : batch[cls];
+    unsigned want = refill_want(cls, room);
     if (room > 0xffff - MAX_BATCH) /* stopped for a drain: end < current */
         want = 1;
     void *buf[MAX_BATCH];
