@@ -103,15 +103,29 @@ static void **build(long bytes, size_t *count) {
     return objs;
 }
 
-/* Shards of the large-run cache this process may fill: one per CPU it
- * may run on (the cache has at most 64). */
-static long shards_used(void) {
+/* Run on CPU `cpu` only; false if this process may not (a cpuset). */
+static bool pin(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+/* Run on the first CPU this process may use; returns the CPUs whose
+ * caches and shards of the large-run cache it may then fill: 1, or all it
+ * may run on if it could not pin itself (the cache has at most 64). */
+static long pin_to_one_cpu(void) {
     cpu_set_t set;
-    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 64;
-    return n < 64 ? n : 64;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 64;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set))
+            return pin(cpu) ? 1 : (CPU_COUNT(&set) < 64 ? CPU_COUNT(&set) : 64);
+    return 64;
 }
 
 static void idle_return(long keep_live) {
+    long cpus_filled = pin_to_one_cpu();
     long base = tu_rss_kib();
     size_t n;
     void **objs = build(256 * MIB, &n);
@@ -131,7 +145,7 @@ static void idle_return(long keep_live) {
      * large caches (large_cache_max, 8 MiB, per CPU in its cache and in
      * its shard: within the dirty budget when they last asked, but the
      * budget shrinks with the heap; given back after decay_ms or a tick
-     * unused) + 2%.
+     * unused; the thread stays on one CPU, so only one of each fills) + 2%.
      * "At once" allows 300 ms: a free that finds another purge running (the
      * purger's pass) leaves its pages to that purge, which may still be in
      * madvise when the last free returns, or descheduled on a loaded
@@ -139,7 +153,7 @@ static void idle_return(long keep_live) {
      * not enough).  Decay could not be what brings RSS down this soon: it
      * only purges pages left unused for decay_ms (500 ms). */
     long soon = base + keep_live / 1024 + growth / 50 + 4096 + 2 * (long)(frg_opt.transfer_max >> 10) +
-                2 * (long)(frg_opt.large_cache_max >> 10) * shards_used();
+                2 * (long)(frg_opt.large_cache_max >> 10) * cpus_filled;
     long soon_waited, rss_now = wait_rss_below(soon, 300, &soon_waited);
     /* decay: within 2 s, down to live + 1% + 1 MiB (metadata, page map) */
     long limit = base + keep_live / 1024 + growth / 100 + 1024;
@@ -438,14 +452,6 @@ static void large_cache_idle(void) {
 
 static void s_offload(void) { eager_burst(true); }
 static void s_no_offload(void) { eager_burst(false); }
-/* Run on CPU `cpu` only; false if this process may not (a cpuset). */
-static bool pin(int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0;
-}
-
 /* CPUs 0 and 1 both allowed to this process? */
 static bool have_cpus_0_1(void) {
     cpu_set_t set;
@@ -555,8 +561,8 @@ static void large_cache_steal(void) {
  * Giving one run at a time would leave 8 and 1; taking one at a time
  * would count the shard hits 1, 2, 3, 4. */
 static void large_cache_half(void) {
-    if (frg_percpu_ncpus() == 0 || !pin(0)) {
-        printf("no CPU caches, or CPU 0 is not ours: skipped\n");
+    if (frg_percpu_ncpus() == 0 || !pin(0) || (!frg_opt.dirty_min && !frg_opt.dirty_ratio)) {
+        printf("no CPU caches, no dirty budget, or CPU 0 is not ours: skipped\n");
         TU_PASS();
     }
     enum { RUNS = 9 };
