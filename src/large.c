@@ -22,8 +22,9 @@
  * first).  A request of n pages takes a cached run of n to n + n/8 pages
  * from its CPU's shard, else from another CPU's (steal: a producer takes
  * back what a consumer's CPU could not keep, and moves up to 3 more runs
- * of that size to its own shard for its next misses).  Threads on different CPUs
- * do not meet on one lock, and reuse writes no page-map entry (a page-map
+ * of that size to its own shard for its next misses).  Threads on
+ * different CPUs do not meet on one lock, and reuse writes no page-map
+ * entry (a page-map
  * line also holds the entries of neighbouring slabs, which other CPUs'
  * frees read).  A shard-cached run's usable size is 0: a free, realloc or
  * malloc_usable_size of it is reported as a use after free (alloc.c,
@@ -328,26 +329,6 @@ static unsigned cache_class_of(size_t npages) {
     return frg_large_class_of(npages) < FRG_NLARGE_CLASSES ? frg_percpu_large_class[npages] : 0;
 }
 
-/* A run of npages pages (at least; up to npages/8 more from a shard),
- * counted out: from this CPU's shard or another's (unaligned requests),
- * or the page heap, with `align_pages` alignment.  *zeroed: its pages are
- * known to be zero. */
-static struct frg_span *run_elsewhere(struct shard *sh, size_t npages, size_t align_pages,
-                                      bool *zeroed);
-
-static struct frg_span *run_out(size_t npages, size_t align_pages, bool *zeroed) {
-    struct shard *sh = my_shard();
-    *zeroed = false;
-    if (align_pages == 1 && __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
-        frg_lock(&sh->lock);
-        struct frg_span *s = take_locked(sh, npages);
-        frg_unlock(&sh->lock);
-        if (s)
-            return s;
-    }
-    return run_elsewhere(sh, npages, align_pages, zeroed);
-}
-
 /* run_out's part after this CPU's shard (sh): another CPU's shard, or the
  * page heap. */
 static struct frg_span *run_elsewhere(struct shard *sh, size_t npages, size_t align_pages,
@@ -362,6 +343,23 @@ static struct frg_span *run_elsewhere(struct shard *sh, size_t npages, size_t al
     count_out_locked(sh, s);
     frg_unlock(&sh->lock);
     return s;
+}
+
+/* A run of npages pages (at least; up to npages/8 more from a shard),
+ * counted out: from this CPU's shard or another's (unaligned requests),
+ * or the page heap, with `align_pages` alignment.  *zeroed: its pages are
+ * known to be zero. */
+static struct frg_span *run_out(size_t npages, size_t align_pages, bool *zeroed) {
+    struct shard *sh = my_shard();
+    *zeroed = false;
+    if (align_pages == 1 && __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED)) {
+        frg_lock(&sh->lock);
+        struct frg_span *s = take_locked(sh, npages);
+        frg_unlock(&sh->lock);
+        if (s)
+            return s;
+    }
+    return run_elsewhere(sh, npages, align_pages, zeroed);
 }
 
 /* A cache's refill: the first run as run_out finds it; from this CPU's

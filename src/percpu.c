@@ -371,15 +371,15 @@ bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining
  * that did not fit: a batch of small ones, so that the next frees fit.
  * Large runs go one at a time (each is kept whole in large.c's shard, and
  * the cache's runs are the newest), except from a class that holds all
- * the runs it may (max_slots, 8 at the default): there, half of them go with it, so that a
- * CPU that only frees a class (a consumer) takes the shard's lock once
- * every few frees, not at each, and the CPU that allocates them (the
- * producer) finds them in the shard without meeting it there on every
- * call (bigblocks 128 KiB producer + consumer 1.35-1.39x mimalloc ->
- * 1.09-1.18x; a refill takes them back as a batch, refill_want).
- * A class held below max_slots by the capacity budget (random sizes, many
- * classes) keeps flushing one at a time: halving it there cost
- * bigblocks 64-512 KiB at 8 threads 25-30 %. */
+ * the runs it may (max_slots, 8 at the default): there, half of them go
+ * with it, so that a CPU that only frees a class (a consumer) takes the
+ * shard's lock once every few frees, not at each, and the CPU that
+ * allocates them (the producer) finds them in the shard without meeting
+ * it there on every call (bigblocks 128 KiB producer + consumer
+ * 1.35-1.39x mimalloc -> 1.09-1.18x; a refill takes them back as a
+ * batch, refill_want).  A class held below max_slots by the capacity
+ * budget (random sizes, many classes) keeps flushing one at a time:
+ * halving it there cost bigblocks 64-512 KiB at 8 threads 25-30 %. */
 static unsigned flush_batch(unsigned c, unsigned cpu) {
     if (!frg_cache_class_is_large(c))
         return batch[c];
