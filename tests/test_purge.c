@@ -519,13 +519,25 @@ static void large_cache_bounds(void) {
  * producer and a consumer).  A cache holds two runs of 512 KiB
  * (large_cache_max set to 1 MiB).  The frees run on a thread of their own, so
  * that in lease mode too they fill another cache than the allocation's. */
-static char *steal_runs[3];
-static void *free_on_cpu_1(void *arg) {
-    (void)arg;
+struct runs_to_free {
+    void **runs;
+    int n;
+};
+static void *free_runs_pinned_to_1(void *arg) {
+    struct runs_to_free *r = arg;
     pin(1);
-    for (int i = 0; i < 3; i++)
-        frg_free(steal_runs[i]); /* two into CPU 1's cache, the last into its shard */
+    for (int i = 0; i < r->n; i++)
+        frg_free(r->runs[i]);
     return NULL;
+}
+
+/* Free runs[0..n) on a thread of its own that runs on CPU 1; false if the
+ * thread could not be started. */
+static bool free_on_cpu_1(void **runs, int n) {
+    struct runs_to_free r = {runs, n};
+    pthread_t consumer;
+    return pthread_create(&consumer, NULL, free_runs_pinned_to_1, &r) == 0 &&
+           pthread_join(consumer, NULL) == 0;
 }
 
 static void large_cache_steal(void) {
@@ -534,11 +546,12 @@ static void large_cache_steal(void) {
         TU_PASS();
     }
     struct frg_stats st;
+    void *steal_runs[3];
     pin(0);
     for (int i = 0; i < 3; i++)
         steal_runs[i] = frg_malloc(512 << 10);
-    pthread_t consumer;
-    if (pthread_create(&consumer, NULL, free_on_cpu_1, NULL) || pthread_join(consumer, NULL))
+    /* two into CPU 1's cache, the last into its shard */
+    if (!free_on_cpu_1(steal_runs, 3))
         TU_FAIL("pthread_create failed\n");
     char *p = steal_runs[2];
     frg_stats_collect(&st);
@@ -603,14 +616,6 @@ static void large_cache_half(void) {
  * takes one of the 4 and moves the other 3 to CPU 0's shard, where the
  * next 3 mallocs there find them.  Without the move they would stay on
  * CPU 1's shard: 0 and 3. */
-static void *more_runs[9];
-static void *free_more_on_cpu_1(void *arg) {
-    (void)arg;
-    pin(1);
-    for (int i = 0; i < 9; i++)
-        frg_free(more_runs[i]);
-    return NULL;
-}
 
 static void large_cache_steal_more(void) {
     if (frg_percpu_ncpus() < 2 || !have_cpus_0_1()) {
@@ -619,10 +624,10 @@ static void large_cache_steal_more(void) {
     }
     size_t size = 104 << 10; /* 26 pages: 8 slots within 1 MiB */
     pin(0);
+    void *more_runs[9];
     for (int i = 0; i < 9; i++)
         more_runs[i] = frg_malloc(size);
-    pthread_t consumer;
-    if (pthread_create(&consumer, NULL, free_more_on_cpu_1, NULL) || pthread_join(consumer, NULL))
+    if (!free_on_cpu_1(more_runs, 9))
         TU_FAIL("pthread_create failed\n");
     unsigned before0 = frg_large_shard_runs(0), before1 = frg_large_shard_runs(1);
     void *p = frg_malloc(size);
