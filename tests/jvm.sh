@@ -63,12 +63,11 @@ FRG_LIB=${FRG_LIB:-$top/.libs/libfrgmalloc.so}
 FRG_STATIC=${FRG_STATIC:-$top/libfrgmalloc.a}
 FRG_STAT=${FRG_STAT:-$top/frgmalloc-stat}
 FRG_INCLUDE=${FRG_INCLUDE:-$src/include}
-# 10,000 VMs, the demo's default: after the destroy the slabs that free
-# objects in the CPU caches still pin (up to ~55 MiB here; a busy CPU's
-# cache drains only once unchanged for decay_ms) leave between +1 s and
-# +2 s in some runs (bench/RESULTS.md section 7), a fixed amount that with
-# 5,000 VMs (456 MiB of growth) reached 9.5-10.5 % of it, at the 10 %
-# limit, on the builds of sessions 23 to 25 alike.
+# 10,000 VMs, the demo's default: after the destroy up to ~55 MiB leave
+# between +1 s and +2 s in some runs (bench/RESULTS.md section 7: the
+# purge's decay chain; with decay_ms:250 it ends before +1 s), a fixed
+# amount that with 5,000 VMs (456 MiB of growth) reached 9.5-10.5 % of
+# it, at the 10 % limit, on the builds of sessions 23 to 25 alike.
 VMS=${JVM_TEST_VMS:-10000}
 THREADS=${JVM_TEST_THREADS:-1 16}
 USER_CONF=${FRGMALLOC_CONF:-}
