@@ -379,7 +379,7 @@ bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining
  * 1.35-1.39x mimalloc -> 1.09-1.18x; a refill takes them back as a
  * batch, refill_want).  A class held below max_slots by the capacity
  * budget (random sizes, many classes) keeps flushing one at a time:
- * halving it there cost bigblocks 64-512 KiB at 8 threads 25-30 %. */
+ * halving it there cost bigblocks 64-512 KiB at 8 threads 23-31 %. */
 static unsigned flush_batch(unsigned c, unsigned cpu) {
     if (!frg_cache_class_is_large(c))
         return batch[c];

@@ -618,8 +618,8 @@ static void large_cache_half(void) {
  * CPU 1's shard: 0 and 3. */
 
 static void large_cache_steal_more(void) {
-    if (frg_percpu_ncpus() < 2 || !have_cpus_0_1()) {
-        printf("CPUs 0 and 1 are not both ours: skipped\n");
+    if (frg_percpu_ncpus() < 2 || !have_cpus_0_1() || (!frg_opt.dirty_min && !frg_opt.dirty_ratio)) {
+        printf("CPUs 0 and 1 are not both ours, or no dirty budget: skipped\n");
         TU_PASS();
     }
     size_t size = 104 << 10; /* 26 pages: 8 slots within 1 MiB */
