@@ -201,8 +201,11 @@ static void *purger_main(void *arg) {
         uint64_t tick = frg_opt.decay_ms * 1000000ull / 4;
         if (tick < 10000000ull)
             tick = 10000000ull;
+        /* woken early (a request), it waits the rest of the tick, not a
+         * whole one again */
         bool pending = __atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE);
-        wait_bell(pending ? tick : 0);
+        uint64_t since = frg_os_now_ns() - last_pass;
+        wait_bell(!pending ? 0 : since < tick ? tick - since : 1);
         frg_lock(&purge_lock.lock);
         ps.wakeups++;
         frg_unlock(&purge_lock.lock);
