@@ -362,6 +362,8 @@ static const struct node purge_kids[] = {
     STAT("passes", C_U64, purge_passes, "decay passes of the purger thread"),
     STAT("wakeups", C_U64, purge_wakeups, "purger thread wake-ups"),
     STAT("offloaded", C_U64, purge_offloaded, "eager purges the purger thread ran for a free (purge_offload)"),
+    STAT("bursts", C_U64, purge_bursts,
+         "ends of free bursts (pages in use fell by half, then held still): caches drained, purged as if idle"),
     STAT("decayed", C_U64, decayed_bytes, "bytes returned by decay passes"),
     STAT("trimmed", C_U64, trimmed_bytes, "bytes returned by malloc_trim / arena.<i>.purge"),
     STAT("thread", C_BOOL, purger_running, "the purger thread runs"),

@@ -310,6 +310,14 @@ static size_t mapped_pages(const struct frg_span *span) {
     return span->kind == FRG_SPAN_SLAB ? span->npages : 1;
 }
 
+/* Under the heap lock. */
+static void add_used_pages(size_t n) {
+    size_t used = frg_heap.used_pages + n;
+    __atomic_store_n(&frg_heap.used_pages, used, __ATOMIC_RELAXED);
+    if (used > frg_heap.used_high)
+        frg_heap.used_high = used;
+}
+
 struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
                                     enum frg_span_kind kind, unsigned sclass,
                                     bool *zeroed) {
@@ -331,7 +339,7 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
         return NULL;
     }
     size_t dirty = frg_heap_take_pages(chunk, (size_t)first, npages);
-    __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (npages), __ATOMIC_RELAXED);
+    add_used_pages(npages);
     frg_heap_note_fresh_pages(npages - dirty);
     span->base = FRG_ENC_BASE(FRG_BASE(chunk) + (size_t)first * FRG_PAGE);
     span->npages = (uint32_t)npages;
@@ -383,7 +391,7 @@ bool frg_pageheap_grow(struct frg_span *span, size_t new_npages) {
     bool ok = frg_bm_find(c->used, FRG_CHUNK_PAGES, end, 1) >= new_end;
     if (ok) {
         frg_heap_take_pages(c, end, new_end - end);
-        __atomic_store_n(&frg_heap.used_pages, frg_heap.used_pages + (new_end - end), __ATOMIC_RELAXED);
+        add_used_pages(new_end - end);
         /* atomic: frg_pageheap_large_holding reads it without the lock */
         __atomic_store_n(&span->npages, (uint32_t)new_npages, __ATOMIC_RELAXED);
     }

@@ -53,6 +53,9 @@ FRG_HIDDEN struct frg_span *frg_pageheap_large_holding(const void *p);
 /* Pages of dirty budget not used by dirty pages right now (a hint): the
  * central lists keep that much in empty slabs ready for reuse. */
 FRG_HIDDEN size_t frg_pageheap_dirty_room(void);
+/* Pages in spans now; *high: the most there were since the last call
+ * (the purger's: one caller). */
+FRG_HIDDEN size_t frg_pageheap_used_pages(size_t *high);
 
 /* Decay pass: purge the dirty pages nobody took since the decay generation
  * of their chunk began, for chunks whose generation began before

@@ -22,6 +22,7 @@ struct frg_heap_state {
      * lock (relaxed atomics), as hints */
     size_t nchunks, used_pages, dirty_pages, free_pages, empty_chunks, unmapped;
     size_t purging_pages; /* detached for madvise right now */
+    size_t used_high;     /* most used_pages since the purger last looked */
     size_t boost_pages;   /* budget added because eager purges were refaulted */
     uint64_t last_eager_ns; /* when free() last purged over-budget pages */
     uint32_t decay_pass;    /* decay passes so far (a chunk's gen_pass) */

@@ -151,6 +151,15 @@ static size_t dirty_budget(void) {
 
 #define BOOST_MAX_PAGES (((size_t)1 << 30) / FRG_PAGE)
 
+size_t frg_pageheap_used_pages(size_t *high) {
+    frg_lock(&frg_heap.lock);
+    size_t used = frg_heap.used_pages;
+    *high = frg_heap.used_high;
+    frg_heap.used_high = used;
+    frg_unlock(&frg_heap.lock);
+    return used;
+}
+
 size_t frg_pageheap_dirty_room(void) {
     /* racy by design: a hint for the central lists' slab stash */
     size_t budget = dirty_budget(), dirty = __atomic_load_n(&frg_heap.dirty_pages, __ATOMIC_RELAXED);

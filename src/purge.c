@@ -129,6 +129,40 @@ static bool anything_cached(void) {
            hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max || frg_central_unswept();
 }
 
+/* The end of a burst of frees: the pages in use fell by half or more of
+ * their high point since the last burst ended (and by BURST_MIN_BYTES at
+ * least), and the program moved them by less than a sixteenth of that
+ * fall since the last pass.  The program has just freed most of what it
+ * held and stopped: the objects the CPU caches kept from those frees are
+ * the last of them, scattered one or two to a slab, and pin slabs that
+ * are otherwise empty; the dirty pages kept for reuse will not be reused
+ * soon.  Looked at as a pass starts; burst_last_pages is taken as the
+ * pass ends, so that what the pass itself gives back is not counted as
+ * the program's.  Purger only. */
+#define BURST_MIN_BYTES ((size_t)16 << 20)
+static size_t burst_high_pages, burst_last_pages;
+
+static bool free_burst_ended(void) {
+    size_t high;
+    size_t used = frg_pageheap_used_pages(&high);
+    if (high > burst_high_pages)
+        burst_high_pages = high;
+    size_t fall = burst_high_pages - used;
+    if (fall < BURST_MIN_BYTES / FRG_PAGE || fall < burst_high_pages / 2)
+        return false;
+    size_t last = burst_last_pages;
+    size_t moved = last > used ? last - used : used - last;
+    return moved < fall / 16;
+}
+
+/* After a burst's end, its high point is what the pass left in use. */
+static void note_pass_end(bool burst_ended) {
+    size_t high;
+    burst_last_pages = frg_pageheap_used_pages(&high);
+    if (burst_ended || high > burst_high_pages)
+        burst_high_pages = burst_ended ? burst_last_pages : high;
+}
+
 size_t frg_purge_decay_pass(uint64_t now_ns) {
     uint64_t decay = frg_opt.decay_ms * 1000000ull;
     uint64_t before = now_ns > decay ? now_ns - decay : 0;
@@ -140,12 +174,17 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
      * all happened for decay_ms (no CPU cache changed, no page allocated
      * or freed) the process is idle: everything goes back now, including
      * what the drain just freed. */
+    bool burst_ended = free_burst_ended();
     bool cpus_idle;
     frg_percpu_decay(now_ns, decay, &cpus_idle);
     frg_transfer_decay(now_ns, decay / 4);
     if (!__atomic_exchange_n(&frg_activity_seen, 1, __ATOMIC_RELAXED))
         last_activity_ns = now_ns; /* something happened since the last pass */
-    if (cpus_idle && now_ns - last_activity_ns >= decay) {
+    if (burst_ended) {
+        frg_percpu_drain_all(true);
+        ps.bursts++;
+    }
+    if (burst_ended || (cpus_idle && now_ns - last_activity_ns >= decay)) {
         before = UINT64_MAX;
         frg_transfer_drain(FRG_NCLASSES);
     }
@@ -159,6 +198,7 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     bytes += frg_huge_purge(before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
         bytes += frg_pools_purge();
+    note_pass_end(burst_ended);
     ps.passes++;
     ps.bytes_decayed += bytes;
     frg_unlock(&purge_lock.lock);

@@ -61,6 +61,7 @@ FRG_HIDDEN size_t frg_purge_decay_pass(uint64_t now_ns);
 struct frg_purge_stats {
     uint64_t passes, wakeups, bytes_decayed, bytes_trimmed;
     uint64_t offloaded; /* eager purges run by the purger at a free's request */
+    uint64_t bursts;    /* ends of free bursts, each purged as if idle */
     bool thread_running;
 };
 FRG_HIDDEN void frg_purge_stats(struct frg_purge_stats *out);

@@ -114,6 +114,7 @@ void frg_stats_collect(struct frg_stats *st) {
     st->purge_passes = ps.passes;
     st->purge_wakeups = ps.wakeups;
     st->purge_offloaded = ps.offloaded;
+    st->purge_bursts = ps.bursts;
     st->decayed_bytes = ps.bytes_decayed;
     st->trimmed_bytes = ps.bytes_trimmed;
     st->purger_running = ps.thread_running;

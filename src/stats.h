@@ -46,7 +46,7 @@ struct frg_stats {
     /* counters */
     uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, purged_bytes;
     uint64_t cache_misses, cache_overflows, cache_drains;
-    uint64_t purge_passes, purge_wakeups, purge_offloaded, decayed_bytes, trimmed_bytes;
+    uint64_t purge_passes, purge_wakeups, purge_offloaded, purge_bursts, decayed_bytes, trimmed_bytes;
     uint64_t misuse_reports;
     uint64_t rseq_own_registered, rseq_own_refused;
     uint64_t lease_grants, lease_revokes, lease_revoke_timeouts;

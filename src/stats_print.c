@@ -58,11 +58,11 @@ static void print_text(struct frg_sink *s, const struct frg_stats *st, bool bins
                     st->huge_allocated, st->huge_cached_count, st->huge_cached_bytes);
     frg_sink_printf(s, "Purging: %llu madvise calls, %llu bytes purged; decay passes %llu "
                        "(%llu bytes), trims %llu bytes; purger thread %s, %llu eager purges "
-                       "offloaded to it\n",
+                       "offloaded to it; %llu ends of free bursts\n",
                     (unsigned long long)st->madvise_calls, (unsigned long long)st->purged_bytes,
                     (unsigned long long)st->purge_passes, (unsigned long long)st->decayed_bytes,
                     (unsigned long long)st->trimmed_bytes, st->purger_running ? "running" : "off",
-                    (unsigned long long)st->purge_offloaded);
+                    (unsigned long long)st->purge_offloaded, (unsigned long long)st->purge_bursts);
     frg_sink_printf(s, "Caches: %llu refills, %llu flushes, %llu drains; %zu bytes cached of "
                        "%zu capacity; transfer cache %zu bytes\n",
                     (unsigned long long)st->cache_misses, (unsigned long long)st->cache_overflows,
@@ -123,11 +123,11 @@ static void print_json(struct frg_sink *s, const struct frg_stats *st, bool bins
     frg_sink_printf(s, "  \"transfer\": {\"cached\": %zu},\n", st->transfer_cached);
     frg_sink_printf(s, "  \"purge\": {\"bytes\": %llu, \"madvise_calls\": %llu, \"passes\": %llu, "
                        "\"decayed\": %llu, \"trimmed\": %llu, \"offloaded\": %llu, "
-                       "\"thread\": %s},\n",
+                       "\"bursts\": %llu, \"thread\": %s},\n",
                     (unsigned long long)st->purged_bytes, (unsigned long long)st->madvise_calls,
                     (unsigned long long)st->purge_passes, (unsigned long long)st->decayed_bytes,
                     (unsigned long long)st->trimmed_bytes, (unsigned long long)st->purge_offloaded,
-                    st->purger_running ? "true" : "false");
+                    (unsigned long long)st->purge_bursts, st->purger_running ? "true" : "false");
     frg_sink_printf(s, "  \"os\": {\"chunks\": %zu, \"chunks_unmapped\": %zu, \"mmap_calls\": %llu, "
                        "\"munmap_calls\": %llu, \"mremap_calls\": %llu},\n",
                     st->chunks, st->chunks_unmapped, (unsigned long long)st->mmap_calls,

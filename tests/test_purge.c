@@ -6,6 +6,10 @@
  *  - idle_return: free a large working set and make no further allocator
  *    call: RSS comes back to within a margin of live memory within 2 s;
  *  - idle_return_live: the same with 8 MiB still live;
+ *  - burst_end: the same in a process that goes on allocating a little
+ *    (its CPU cache changes at every look of the purger, so the process
+ *    never looks idle): RSS still comes back within a second, because the
+ *    end of the burst of frees is seen and purged as if idle;
  *  - trim: with the purger off and a dirty budget large enough to keep
  *    everything, malloc_trim(0) returns 1 and RSS drops at once; a second
  *    trim returns 0;
@@ -164,6 +168,55 @@ static void idle_return(long keep_live) {
         TU_FAIL("RSS right after the frees %ld KiB > %ld KiB\n", rss_now, soon);
     if (rss > limit || waited > 2000)
         TU_FAIL("RSS %ld KiB did not fall below %ld KiB within 2 s\n", rss, limit);
+    TU_PASS();
+}
+
+static void burst_end(void) {
+    long cpus_filled = pin_to_one_cpu();
+    long base = tu_rss_kib();
+    size_t n;
+    void **objs = build(128 * MIB, &n);
+    enum { TRICKLE_MAX = 1000 };
+    void **trickle = frg_malloc(TRICKLE_MAX * sizeof *trickle);
+    long peak = tu_rss_kib();
+    /* Free in random order: the objects the cache keeps at the end are
+     * scattered, one or two to a slab, as a program's are. */
+    uint64_t seed = 7;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = tu_rand(&seed) % (i + 1);
+        void *t = objs[i];
+        objs[i] = objs[j];
+        objs[j] = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        frg_free(objs[i]);
+    frg_free(objs);
+    /* From here on a trickle: a 48-byte object allocated and kept every
+     * 5 ms (9 KiB a second); RSS polled meanwhile. */
+    long growth = peak - base;
+    long limit = base + growth / 100 + 2048;
+    long rss = tu_rss_kib(), waited = 0;
+    size_t kept = 0;
+    while (rss > limit && waited < 3000 && kept < TRICKLE_MAX) {
+        trickle[kept++] = frg_malloc(48);
+        sleep_ms(5);
+        waited += 5;
+        if (waited % 25 == 0)
+            rss = tu_rss_kib();
+    }
+    struct frg_stats st;
+    frg_stats_collect(&st);
+    printf("base %ld peak %ld KiB; %ld KiB (limit %ld) after %ld ms of trickle; %zu KiB "
+           "cached, %zu KiB fragmented; CPUs filled %ld; free bursts ended %llu\n",
+           base, peak, rss, limit, waited, st.cached >> 10, st.fragmented >> 10, cpus_filled,
+           (unsigned long long)st.purge_bursts);
+    for (size_t i = 0; i < kept; i++)
+        frg_free(trickle[i]);
+    frg_free(trickle);
+    if (rss > limit || waited > 1000)
+        TU_FAIL("RSS %ld KiB did not fall below %ld KiB within 1 s of trickle\n", rss, limit);
+    if (st.purge_bursts == 0)
+        TU_FAIL("no end of a free burst was counted\n");
     TU_PASS();
 }
 
@@ -797,6 +850,7 @@ static void s_pp_small(void) { pingpong(200, 100000); }     /* 20 MiB */
 static const struct tu_scenario scenarios[] = {
     {"idle_return", "", s_idle},
     {"idle_return_live", "", s_idle_live},
+    {"burst_end", "", burst_end},
     {"trim", "background:false,dirty_min:1G", trim},
     /* the purger is off: its time-bounded decay passes are not the point */
     {"pingpong_large", "background:false", s_pp_large},
