@@ -199,8 +199,10 @@ static void print_text(int pid, const char *path, const struct frg_stats *st, do
         printf("  not the allocator's   %10.1f MiB   (other heaps, code, stacks, mappings)\n",
                other > 0 ? other : 0.0);
     }
-    printf("  returned to the OS: %.1f MiB by madvise (%llu calls), %zu chunks unmapped\n",
-           mib(st->purged_bytes), (unsigned long long)st->madvise_calls, st->chunks_unmapped);
+    printf("  returned to the OS: %.1f MiB by madvise (%llu calls), %zu chunks unmapped; "
+           "ends of free bursts seen: %llu\n",
+           mib(st->purged_bytes), (unsigned long long)st->madvise_calls, st->chunks_unmapped,
+           (unsigned long long)st->purge_bursts);
     printf("  free pages of slabs that hold live objects, returned: %.1f MiB\n",
            mib(st->slab_purged));
     printf("  objects: large %zu (%.1f MiB), huge %zu (%.1f MiB)\n", st->large_count,
@@ -233,10 +235,10 @@ static void print_json(int pid, const char *path, const struct frg_stats *st, do
            "\"retained\": %zu, \"slab_purged\": %zu,\n",
            st->allocated, st->cached, st->dirty, st->fragmented, st->metadata, st->resident,
            st->active, st->mapped, st->retained, st->slab_purged);
-    printf(" \"purged_bytes\": %llu, \"madvise_calls\": %llu, \"large_count\": %zu, "
-           "\"huge_count\": %zu,\n \"bins\": [",
+    printf(" \"purged_bytes\": %llu, \"madvise_calls\": %llu, \"free_bursts\": %llu, "
+           "\"large_count\": %zu, \"huge_count\": %zu,\n \"bins\": [",
            (unsigned long long)st->purged_bytes, (unsigned long long)st->madvise_calls,
-           st->large_count, st->huge_count);
+           (unsigned long long)st->purge_bursts, st->large_count, st->huge_count);
     int first = 1;
     for (int i = 0; i < FRG_NCLASSES; i++) {
         const struct frg_class_stats *c = &st->cls[i];
