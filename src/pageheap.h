@@ -63,6 +63,10 @@ FRG_HIDDEN size_t frg_pageheap_used_pages(size_t *high);
  * dirty page.  Then unmap wholly free chunks beyond retain_max.  Returns
  * bytes purged (unmapped chunks are counted apart, as chunks_unmapped). */
 FRG_HIDDEN size_t frg_pageheap_purge(uint64_t generation_before_ns);
+/* Every dirty page but as many as the boost (pages the program has shown
+ * it reallocates soon after freeing them), which stays as it is: the end
+ * of a burst of frees, which may be one round of many. */
+FRG_HIDDEN size_t frg_pageheap_purge_but_boost(void);
 
 struct frg_pageheap_stats {
     size_t chunks;       /* mapped chunks */

@@ -220,13 +220,19 @@ void frg_pageheap_enforce_budget(void) {
     frg_pageheap_purge_over_budget();
 }
 
-size_t frg_pageheap_purge(uint64_t generation_before_ns) {
+/* A decay pass (generation_before_ns), a full purge (UINT64_MAX) or, with
+ * keep_boost, a full purge but for the boost's pages, which is left as it
+ * is. */
+static size_t purge_locked(uint64_t generation_before_ns, bool keep_boost) {
     frg_lock(&frg_heap.purge_lock);
     frg_lock(&frg_heap.lock);
-    size_t bytes = purge_batches(0, generation_before_ns, frg_os_now_ns());
+    size_t keep = keep_boost ? frg_heap.boost_pages : 0;
+    size_t bytes = purge_batches(keep, generation_before_ns, frg_os_now_ns());
     /* Pages sat unused for a whole decay period: the program stopped
      * reusing them, so the boost shrinks (a full purge drops it). */
-    if (generation_before_ns == UINT64_MAX)
+    if (keep_boost)
+        ;
+    else if (generation_before_ns == UINT64_MAX)
         __atomic_store_n(&frg_heap.boost_pages, 0, __ATOMIC_RELAXED);
     else if (bytes)
         __atomic_store_n(&frg_heap.boost_pages, frg_heap.boost_pages / 2, __ATOMIC_RELAXED);
@@ -237,3 +243,9 @@ size_t frg_pageheap_purge(uint64_t generation_before_ns) {
     frg_pageheap_purge_over_budget(); /* frees that came after purge_to_budget */
     return bytes;
 }
+
+size_t frg_pageheap_purge(uint64_t generation_before_ns) {
+    return purge_locked(generation_before_ns, false);
+}
+
+size_t frg_pageheap_purge_but_boost(void) { return purge_locked(UINT64_MAX, true); }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "burst.h"
 #include "central.h"
 #include "huge.h"
 #include "large.h"
@@ -62,6 +63,7 @@ static int thread_started, stop_requested;
 static int purger_created, purger_up;
 static int purger_stuck; /* waited in vain: its start-up has not ended */
 #define PURGER_START_WAIT_NS 1000000000ull /* 1 s */
+#define TICK_SLACK_MIN_NS 5000000ull /* CLOCK_MONOTONIC_COARSE: 4 ms steps */
 static pthread_t purger;
 /* The purger sleeps on a doorbell: private, or the shared word of the
  * statistics page when frgmalloc-stat may ring it from outside. */
@@ -129,40 +131,6 @@ static bool anything_cached(void) {
            hp.empty_chunks * FRG_CHUNK_SIZE > frg_opt.retain_max || frg_central_unswept();
 }
 
-/* The end of a burst of frees: the pages in use fell by half or more of
- * their high point since the last burst ended (and by BURST_MIN_BYTES at
- * least), and the program moved them by less than a sixteenth of that
- * fall since the last pass.  The program has just freed most of what it
- * held and stopped: the objects the CPU caches kept from those frees are
- * the last of them, scattered one or two to a slab, and pin slabs that
- * are otherwise empty; the dirty pages kept for reuse will not be reused
- * soon.  Looked at as a pass starts; burst_last_pages is taken as the
- * pass ends, so that what the pass itself gives back is not counted as
- * the program's.  Purger only. */
-#define BURST_MIN_BYTES ((size_t)16 << 20)
-static size_t burst_high_pages, burst_last_pages;
-
-static bool free_burst_ended(void) {
-    size_t high;
-    size_t used = frg_pageheap_used_pages(&high);
-    if (high > burst_high_pages)
-        burst_high_pages = high;
-    size_t fall = burst_high_pages - used;
-    if (fall < BURST_MIN_BYTES / FRG_PAGE || fall < burst_high_pages / 2)
-        return false;
-    size_t last = burst_last_pages;
-    size_t moved = last > used ? last - used : used - last;
-    return moved < fall / 16;
-}
-
-/* After a burst's end, its high point is what the pass left in use. */
-static void note_pass_end(bool burst_ended) {
-    size_t high;
-    burst_last_pages = frg_pageheap_used_pages(&high);
-    if (burst_ended || high > burst_high_pages)
-        burst_high_pages = burst_ended ? burst_last_pages : high;
-}
-
 size_t frg_purge_decay_pass(uint64_t now_ns) {
     uint64_t decay = frg_opt.decay_ms * 1000000ull;
     uint64_t before = now_ns > decay ? now_ns - decay : 0;
@@ -173,8 +141,11 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
      * idle for a whole decay period go back to the OS.  When nothing at
      * all happened for decay_ms (no CPU cache changed, no page allocated
      * or freed) the process is idle: everything goes back now, including
-     * what the drain just freed. */
-    bool burst_ended = free_burst_ended();
+     * what the drain just freed.  So does the end of a burst of frees
+     * (burst.h), after every CPU cache is drained: the program has just
+     * freed most of what it held, and what the caches kept of it pins
+     * otherwise empty slabs. */
+    bool burst_ended = frg_burst_ended();
     bool cpus_idle;
     frg_percpu_decay(now_ns, decay, &cpus_idle);
     frg_transfer_decay(now_ns, decay / 4);
@@ -184,7 +155,8 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         frg_percpu_drain_all(true);
         ps.bursts++;
     }
-    if (burst_ended || (cpus_idle && now_ns - last_activity_ns >= decay)) {
+    bool idle = cpus_idle && now_ns - last_activity_ns >= decay;
+    if (burst_ended || idle) {
         before = UINT64_MAX;
         frg_transfer_drain(FRG_NCLASSES);
     }
@@ -194,11 +166,13 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     /* cached large runs unused for a tick go back to the page heap, as
      * dirty pages purged after a further decay_ms (at once when idle) */
     frg_large_cache_release(before == UINT64_MAX);
-    bytes += frg_pageheap_purge(before);
+    /* a burst's end may be one round of many: the boost, if the program
+     * earned one, stays for the next */
+    bytes += burst_ended && !idle ? frg_pageheap_purge_but_boost() : frg_pageheap_purge(before);
     bytes += frg_huge_purge(before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
         bytes += frg_pools_purge();
-    note_pass_end(burst_ended);
+    frg_burst_pass_end(burst_ended);
     ps.passes++;
     ps.bytes_decayed += bytes;
     frg_unlock(&purge_lock.lock);
@@ -224,6 +198,7 @@ size_t frg_purge_all(void) {
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
     bytes += frg_pools_purge();
+    frg_burst_pass_end(true); /* a burst before it is purged now */
     ps.bytes_trimmed += bytes;
     frg_unlock(&purge_lock.lock);
     return bytes;
@@ -234,18 +209,22 @@ static void *purger_main(void *arg) {
     __atomic_store_n(&purger_up, 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, &purger_up, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     prctl(PR_SET_NAME, "frg-purger", 0, 0, 0);
-    uint64_t last_pass = 0;
+    uint64_t last_pass = 0; /* when the last pass ended */
     while (!__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
         /* Tick four times per decay period while anything is cached;
          * otherwise sleep until something is (or frgmalloc-stat asks). */
         uint64_t tick = frg_opt.decay_ms * 1000000ull / 4;
         if (tick < 10000000ull)
             tick = 10000000ull;
-        /* woken early (a request), it waits the rest of the tick, not a
-         * whole one again */
+        /* A pass is due a tick after the last one ended; woken before
+         * that (a request), it waits the rest.  The clock is coarse (a few
+         * ms), so a pass within `slack` of being due counts as due: the
+         * precise futex timeout would otherwise end just short of it and
+         * wait again for the clock to tick over. */
+        uint64_t slack = tick / 8 > TICK_SLACK_MIN_NS ? tick / 8 : TICK_SLACK_MIN_NS;
         bool pending = __atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE);
         uint64_t since = frg_os_now_ns() - last_pass;
-        wait_bell(!pending ? 0 : since < tick ? tick - since : 1);
+        wait_bell(!pending ? 0 : since + slack < tick ? tick - since : 1);
         frg_lock(&purge_lock.lock);
         ps.wakeups++;
         frg_unlock(&purge_lock.lock);
@@ -257,12 +236,12 @@ static void *purger_main(void *arg) {
         }
         frg_publish_serve();
         uint64_t now = frg_os_now_ns();
-        if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE) || now - last_pass < tick)
+        if (!__atomic_load_n(&frg_purge_pending, __ATOMIC_ACQUIRE) || now - last_pass + slack < tick)
             continue; /* woken by a request or the first notification */
-        last_pass = now;
         __atomic_store_n(&frg_purge_pending, 0, __ATOMIC_RELEASE);
         frg_purge_decay_pass(now);
         frg_publish_refresh();
+        last_pass = frg_os_now_ns();
         if (anything_cached())
             __atomic_store_n(&frg_purge_pending, 1, __ATOMIC_RELEASE);
     }
