@@ -4,7 +4,8 @@
  * Owns: the purger thread, frg_purge_pending, the eager-purge request flag
  * (frg_purge_offload), purge counters.
  * Locking: purge_lock (rank PURGER) is held for a whole decay pass or full
- * purge, so passes never overlap and fork waits for a pass to finish.  The
+ * purge, so passes never overlap and fork waits for a pass to finish (it
+ * also guards burst.c's history of pages in use).  The
  * thread sleeps on a futex doorbell while nothing is pending;
  * frg_purge_notify sets the pending flag and rings it, and so does
  * frgmalloc-stat from outside when statistics are published.  purger_up

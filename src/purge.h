@@ -11,7 +11,9 @@
  *  2. decay: the purger thread returns what stayed unused for `decay_ms`
  *     (dirty pages by generation, stashed slabs, per-CPU caches, huge
  *     mappings), and everything once the whole process has been idle that
- *     long; it sleeps on a futex while there is nothing to purge;
+ *     long, or a burst of frees has just ended (burst.h: then the CPU
+ *     caches are drained first, and the boost's dirty pages stay); it
+ *     sleeps on a futex while there is nothing to purge;
  *  3. on demand: malloc_trim(0) / arena.<i>.purge purge everything now.
  */
 #ifndef FRG_PURGE_H
