@@ -342,6 +342,20 @@ size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns) {
     return bytes;
 }
 
+void frg_central_stash_to_heap(void) {
+    for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
+        struct frg_central *c = &frg_central[cls];
+        if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
+            continue;
+        frg_lock(&c->lock);
+        while (c->stash) {
+            c->slabs_released++;
+            frg_pageheap_free(stash_pop(c)); /* its pages stay resident, as dirty */
+        }
+        frg_unlock(&c->lock);
+    }
+}
+
 size_t frg_central_stash_bytes(void) {
     return __atomic_load_n(&all_stashes.pages, __ATOMIC_RELAXED) * FRG_PAGE;
 }

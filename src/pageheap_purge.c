@@ -228,14 +228,14 @@ static size_t purge_locked(uint64_t generation_before_ns, bool keep_boost) {
     frg_lock(&frg_heap.lock);
     size_t keep = keep_boost ? frg_heap.boost_pages : 0;
     size_t bytes = purge_batches(keep, generation_before_ns, frg_os_now_ns());
-    /* Pages sat unused for a whole decay period: the program stopped
-     * reusing them, so the boost shrinks (a full purge drops it). */
-    if (keep_boost)
-        ;
-    else if (generation_before_ns == UINT64_MAX)
-        __atomic_store_n(&frg_heap.boost_pages, 0, __ATOMIC_RELAXED);
-    else if (bytes)
-        __atomic_store_n(&frg_heap.boost_pages, frg_heap.boost_pages / 2, __ATOMIC_RELAXED);
+    if (!keep_boost) {
+        /* Pages sat unused for a whole decay period: the program stopped
+         * reusing them, so the boost shrinks (a full purge drops it). */
+        if (generation_before_ns == UINT64_MAX)
+            __atomic_store_n(&frg_heap.boost_pages, 0, __ATOMIC_RELAXED);
+        else if (bytes)
+            __atomic_store_n(&frg_heap.boost_pages, frg_heap.boost_pages / 2, __ATOMIC_RELAXED);
+    }
     purge_to_budget(); /* frees that found this purge running */
     release_empty_chunks(); /* counted as unmapped chunks, not purged bytes */
     frg_unlock(&frg_heap.lock);

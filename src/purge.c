@@ -64,7 +64,9 @@ static int thread_started, stop_requested;
 static int purger_created, purger_up;
 static int purger_stuck; /* waited in vain: its start-up has not ended */
 #define PURGER_START_WAIT_NS 1000000000ull /* 1 s */
-#define TICK_SLACK_MIN_NS 5000000ull /* CLOCK_MONOTONIC_COARSE: 4 ms steps */
+/* CLOCK_MONOTONIC_COARSE steps 4 ms at HZ=250 (10 ms at HZ=100: a tick
+ * of under 80 ms may then take one more short wait) */
+#define TICK_SLACK_MIN_NS 5000000ull
 static pthread_t purger;
 /* The purger sleeps on a doorbell: private, or the shared word of the
  * statistics page when frgmalloc-stat may ring it from outside. */
@@ -157,20 +159,26 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         ps.bursts++;
     }
     bool idle = cpus_idle && now_ns - last_activity_ns >= decay;
+    /* A burst's end may be one round of many: what the boost of the dirty
+     * budget keeps for the next round (the stash's slabs too, handed to
+     * the page heap first) and the cached huge mappings stay, and go by
+     * decay as usual. */
+    bool round_kept = burst_ended && !idle;
+    uint64_t decay_before = before;
     if (burst_ended || idle) {
         before = UINT64_MAX;
         frg_transfer_drain(FRG_NCLASSES);
     }
+    if (round_kept) /* after the drains, whose emptied slabs it may hold */
+        frg_central_stash_to_heap();
     size_t bytes = frg_central_release_stash(now_ns, before); /* unused for decay_ms: purged */
     /* free pages inside partial slabs: of classes quiet for a tick */
     bytes += frg_central_purge_free_pages(before == UINT64_MAX);
     /* cached large runs unused for a tick go back to the page heap, as
      * dirty pages purged after a further decay_ms (at once when idle) */
     frg_large_cache_release(before == UINT64_MAX);
-    /* a burst's end may be one round of many: the boost, if the program
-     * earned one, stays for the next */
-    bytes += burst_ended && !idle ? frg_pageheap_purge_but_boost() : frg_pageheap_purge(before);
-    bytes += frg_huge_purge(before);
+    bytes += round_kept ? frg_pageheap_purge_but_boost() : frg_pageheap_purge(before);
+    bytes += frg_huge_purge(round_kept ? decay_before : before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
         bytes += frg_pools_purge();
     frg_burst_pass_end(burst_ended);
