@@ -285,6 +285,13 @@ unsigned frg_central_alloc_batch(unsigned cls, void **out, unsigned n) {
     return got;
 }
 
+/* A stashed slab to the page heap, unpurged: its pages count as dirty
+ * there.  Class lock held. */
+static void unstash_to_heap(struct frg_central *c) {
+    c->slabs_released++;
+    frg_pageheap_free(stash_pop(c));
+}
+
 /* An empty slab: stash it while the dirty budget has room (its pages are
  * resident anyway and this class is likely to want a slab again), else
  * give it to the page heap.  `idle_since_ns` > 0: its last objects were
@@ -302,10 +309,8 @@ static void release_slab(struct frg_central *c, struct frg_span *s, uint64_t idl
      * class's stash gives back what it holds (other classes do the same on
      * their next release; the purger takes the rest after decay_ms). */
     int64_t room = frg_purge_keep_room(); /* moving a slab to the heap leaves it as it is */
-    while (c->stash && room < 0) {
-        c->slabs_released++;
-        frg_pageheap_free(stash_pop(c));
-    }
+    while (c->stash && room < 0)
+        unstash_to_heap(c);
     if (room >= (int64_t)((size_t)s->npages * FRG_PAGE)) {
         if (!c->stash) { /* the stash's decay clock starts */
             if (!idle_since_ns)
@@ -324,7 +329,7 @@ static void release_slab(struct frg_central *c, struct frg_span *s, uint64_t idl
     frg_pageheap_free(s);
 }
 
-size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns) {
+size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns, bool purge) {
     size_t bytes = 0;
     for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
         struct frg_central *c = &frg_central[cls];
@@ -335,25 +340,16 @@ size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns) {
             c->stash_used = false;
             c->stash_used_ns = now_ns;
         }
-        if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns)
-            bytes += purge_stash(c); /* idle for a decay period: purge now */
-        frg_unlock(&c->lock);
-    }
-    return bytes;
-}
-
-void frg_central_stash_to_heap(void) {
-    for (unsigned cls = 0; cls < FRG_NCLASSES; cls++) {
-        struct frg_central *c = &frg_central[cls];
-        if (!__atomic_load_n(&c->nstash, __ATOMIC_RELAXED))
-            continue;
-        frg_lock(&c->lock);
-        while (c->stash) {
-            c->slabs_released++;
-            frg_pageheap_free(stash_pop(c)); /* its pages stay resident, as dirty */
+        if (unused_since_ns == UINT64_MAX || c->stash_used_ns < unused_since_ns) {
+            if (purge)
+                bytes += purge_stash(c); /* idle for a decay period: purge now */
+            else
+                while (c->stash)
+                    unstash_to_heap(c);
         }
         frg_unlock(&c->lock);
     }
+    return bytes;
 }
 
 size_t frg_central_stash_bytes(void) {

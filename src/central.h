@@ -62,14 +62,13 @@ FRG_HIDDEN bool frg_central_free_batch(unsigned cls, void *const *ptrs, unsigned
 FRG_HIDDEN bool frg_central_free_batch_idle(unsigned cls, void *const *ptrs, unsigned n,
                                             uint64_t idle_since_ns);
 
-/* Give stashed empty slabs back to the page heap: those of classes that
- * have not reused one since `unused_since_ns` (UINT64_MAX: all), as the
- * purger saw at its ticks, the last at `now_ns`.  Returns bytes released. */
-FRG_HIDDEN size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns);
-/* Give every stashed slab to the page heap unpurged, as dirty pages (the
- * end of a burst of frees: the page heap then keeps what the boost of its
- * budget allows, of the stash too). */
-FRG_HIDDEN void frg_central_stash_to_heap(void);
+/* Give stashed empty slabs back: those of classes that have not reused
+ * one since `unused_since_ns` (UINT64_MAX: all), as the purger saw at its
+ * ticks, the last at `now_ns`.  `purge`: to the OS (returns the bytes);
+ * else to the page heap unpurged, as dirty pages (the end of a burst of
+ * frees: the page heap then keeps what the boost of its budget allows, of
+ * the stash too; returns 0). */
+FRG_HIDDEN size_t frg_central_release_stash(uint64_t now_ns, uint64_t unused_since_ns, bool purge);
 /* Bytes of empty slabs kept for reuse, all classes. */
 FRG_HIDDEN size_t frg_central_stash_bytes(void);
 /* Give back the pages of partial slabs on which every object is free

@@ -161,7 +161,7 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
     bool idle = cpus_idle && now_ns - last_activity_ns >= decay;
     /* A burst's end may be one round of many: what the boost of the dirty
      * budget keeps for the next round (the stash's slabs too, handed to
-     * the page heap first) and the cached huge mappings stay, and go by
+     * the page heap unpurged) and the cached huge mappings stay, and go by
      * decay as usual. */
     bool round_kept = burst_ended && !idle;
     uint64_t decay_before = before;
@@ -169,9 +169,9 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         before = UINT64_MAX;
         frg_transfer_drain(FRG_NCLASSES);
     }
-    if (round_kept) /* after the drains, whose emptied slabs it may hold */
-        frg_central_stash_to_heap();
-    size_t bytes = frg_central_release_stash(now_ns, before); /* unused for decay_ms: purged */
+    /* unused for decay_ms: purged (after the drains, whose emptied slabs
+     * the stash may hold) */
+    size_t bytes = frg_central_release_stash(now_ns, before, !round_kept);
     /* free pages inside partial slabs: of classes quiet for a tick */
     bytes += frg_central_purge_free_pages(before == UINT64_MAX);
     /* cached large runs unused for a tick go back to the page heap, as
@@ -202,7 +202,7 @@ size_t frg_purge_all(void) {
     frg_transfer_drain(FRG_NCLASSES);
     frg_large_cache_release(true);
     size_t bytes = (size_t)(__atomic_load_n(&frg_os_counters.purged_bytes, __ATOMIC_RELAXED) - purged);
-    bytes += frg_central_release_stash(frg_os_now_ns(), UINT64_MAX);
+    bytes += frg_central_release_stash(frg_os_now_ns(), UINT64_MAX, true);
     bytes += frg_central_purge_free_pages(true);
     bytes += frg_pageheap_purge(UINT64_MAX);
     bytes += frg_huge_purge(UINT64_MAX);
