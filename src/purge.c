@@ -159,26 +159,23 @@ size_t frg_purge_decay_pass(uint64_t now_ns) {
         ps.bursts++;
     }
     bool idle = cpus_idle && now_ns - last_activity_ns >= decay;
-    /* A burst's end may be one round of many: what the boost of the dirty
-     * budget keeps for the next round (the stash's slabs too, handed to
-     * the page heap unpurged) and the cached huge mappings stay, and go by
-     * decay as usual. */
-    bool round_kept = burst_ended && !idle;
-    uint64_t decay_before = before;
-    if (burst_ended || idle) {
-        before = UINT64_MAX;
+    /* `all`: everything cached goes now.  But a burst's end may be one
+     * round of many (`round`): what the boost of the dirty budget keeps for
+     * the next round (the stash's slabs too, handed to the page heap
+     * unpurged) and the cached huge mappings stay, and go by decay. */
+    bool all = idle || burst_ended, round = burst_ended && !idle;
+    if (all)
         frg_transfer_drain(FRG_NCLASSES);
-    }
     /* unused for decay_ms: purged (after the drains, whose emptied slabs
      * the stash may hold) */
-    size_t bytes = frg_central_release_stash(now_ns, before, !round_kept);
+    size_t bytes = frg_central_release_stash(now_ns, all ? UINT64_MAX : before, !round);
     /* free pages inside partial slabs: of classes quiet for a tick */
-    bytes += frg_central_purge_free_pages(before == UINT64_MAX);
+    bytes += frg_central_purge_free_pages(all);
     /* cached large runs unused for a tick go back to the page heap, as
      * dirty pages purged after a further decay_ms (at once when idle) */
-    frg_large_cache_release(before == UINT64_MAX);
-    bytes += round_kept ? frg_pageheap_purge_but_boost() : frg_pageheap_purge(before);
-    bytes += frg_huge_purge(round_kept ? decay_before : before);
+    frg_large_cache_release(all);
+    bytes += round ? frg_pageheap_purge_but_boost() : frg_pageheap_purge(all ? UINT64_MAX : before);
+    bytes += frg_huge_purge(idle ? UINT64_MAX : before);
     if (bytes) /* memory stayed idle for decay_ms: so did its metadata */
         bytes += frg_pools_purge();
     frg_burst_pass_end(burst_ended);
