@@ -6,8 +6,9 @@
  * slabs on eight lists by fullness and takes from the fullest; `address`
  * keeps them in a binary min-heap by address and takes the lowest.
  * Locking: frg_central[c].lock (rank CENTRAL) guards the class's sets,
- * counters and the freemaps of its slabs.  Slab creation and release call
- * the page heap (rank PAGEHEAP) with the class lock held; so does the purge
+ * counters and the freemaps of its slabs.  A new slab's pages are taken
+ * from the page heap with the class lock dropped (new_slab); its release
+ * calls the page heap (rank PAGEHEAP) with the class lock held, as does the purge
  * of a stash, which holds it across the madvise too (purge_stash), as the
  * sweep of free slab pages does; growing the address heap takes the
  * metadata locks.
@@ -244,16 +245,30 @@ static size_t purge_stash(struct frg_central *c) {
     return bytes;
 }
 
+/* A new slab's pages, taken from the page heap without the class lock:
+ * the page heap's lock, its descriptor pool's and the page faults behind
+ * them are then waited for by this thread alone, not by every thread that
+ * wants an object of this class (with many threads per CPU, a thread
+ * preempted there held up the class).  Formatted under the class lock by
+ * the caller. */
+static struct frg_span *slab_pages(unsigned cls) {
+    bool zeroed;
+    return frg_pageheap_alloc(frg_classes[cls].slab_pages, 1, FRG_SPAN_SLAB, cls, &zeroed);
+}
+
+/* A slab to allocate from when no partial one is left: a stashed empty
+ * one (already formatted), else a new one.  Class lock held on entry and
+ * on return; dropped while the page heap is asked. */
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
-    if (c->stash) { /* an empty slab kept for reuse: already formatted */
+    if (c->stash) {
         struct frg_span *s = stash_pop(c);
         c->stash_used = true; /* no clock read here: the purger dates it */
         c->nslabs++;
         return s;
     }
-    bool zeroed;
-    struct frg_span *s =
-        frg_pageheap_alloc(frg_classes[cls].slab_pages, 1, FRG_SPAN_SLAB, cls, &zeroed);
+    frg_unlock(&c->lock);
+    struct frg_span *s = slab_pages(cls);
+    frg_lock(&c->lock);
     if (!s)
         return NULL;
     frg_slab_format(s, cls);

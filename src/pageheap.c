@@ -121,7 +121,11 @@ static void dirty_push_front(struct frg_chunk *c, uint64_t now) {
 
 /* ---- chunks ------------------------------------------------------------ */
 
-static struct frg_chunk *chunk_new(void) {
+/* A new chunk's memory and descriptor, made without the heap lock: mmap
+ * (and the page map's slice for it) wait for the kernel's mmap lock, which
+ * another thread's madvise or page fault may hold, and every thread that
+ * wants a page run would wait behind the heap lock meanwhile. */
+static struct frg_chunk *chunk_map(void) {
     struct frg_chunk *c = frg_pool_alloc(&frg_chunk_pool);
     if (!c)
         return NULL;
@@ -138,6 +142,11 @@ static struct frg_chunk *chunk_new(void) {
     c->longest = FRG_CHUNK_PAGES;
     c->longest_start = 0;
     c->bucket = FRG_CHUNK_UNLISTED;
+    return c;
+}
+
+/* Heap lock held. */
+static void chunk_insert(struct frg_chunk *c) {
     c->anext = frg_heap.all;
     if (frg_heap.all)
         frg_heap.all->aprev = c;
@@ -146,7 +155,6 @@ static struct frg_chunk *chunk_new(void) {
     frg_heap.free_pages += FRG_CHUNK_PAGES;
     frg_heap.empty_chunks++;
     chunk_relist(c);
-    return c;
 }
 
 void frg_heap_chunk_unmap(struct frg_chunk *c) {
@@ -268,7 +276,7 @@ static long find_run(const uint64_t *bm, int avail, size_t n, size_t align) {
 
 /* Where to put a run: pages still resident from a recent free first (no
  * page fault, nothing to purge), then best fit among chunks by longest
- * free run, then a new chunk. */
+ * free run; NULL if no chunk has room. */
 static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
     unsigned tried = 0;
     for (struct frg_chunk *c = frg_heap.dirty_head; c && tried < DIRTY_CHUNKS_TRIED;
@@ -288,8 +296,7 @@ static struct frg_chunk *place_run(size_t npages, size_t align, long *first) {
                 return c;
         }
     }
-    *first = 0;
-    return chunk_new();
+    return NULL;
 }
 
 /* Where a span's descriptor comes from: large runs' descriptors have
@@ -331,12 +338,19 @@ struct frg_span *frg_pageheap_alloc(size_t npages, size_t align_pages,
     }
     long first;
     frg_lock(&frg_heap.lock);
-    struct frg_chunk *chunk = place_run(npages, align_pages, &first);
-    if (!chunk) {
+    struct frg_chunk *chunk;
+    while (!(chunk = place_run(npages, align_pages, &first))) {
+        /* Threads that get here together each map a chunk: the spare ones
+         * are free chunks like any other. */
         frg_unlock(&frg_heap.lock);
-        frg_pool_free(span_pool(kind), span);
-        errno = ENOMEM;
-        return NULL;
+        struct frg_chunk *fresh = chunk_map();
+        if (!fresh) {
+            frg_pool_free(span_pool(kind), span);
+            errno = ENOMEM;
+            return NULL;
+        }
+        frg_lock(&frg_heap.lock);
+        chunk_insert(fresh);
     }
     size_t dirty = frg_heap_take_pages(chunk, (size_t)first, npages);
     add_used_pages(npages);
