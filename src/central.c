@@ -245,20 +245,13 @@ static size_t purge_stash(struct frg_central *c) {
     return bytes;
 }
 
-/* A new slab's pages, taken from the page heap without the class lock:
- * the page heap's lock, its descriptor pool's and the page faults behind
- * them are then waited for by this thread alone, not by every thread that
- * wants an object of this class (with many threads per CPU, a thread
- * preempted there held up the class).  Formatted under the class lock by
- * the caller. */
-static struct frg_span *slab_pages(unsigned cls) {
-    bool zeroed;
-    return frg_pageheap_alloc(frg_classes[cls].slab_pages, 1, FRG_SPAN_SLAB, cls, &zeroed);
-}
-
 /* A slab to allocate from when no partial one is left: a stashed empty
  * one (already formatted), else a new one.  Class lock held on entry and
- * on return; dropped while the page heap is asked. */
+ * on return, but dropped while the page heap is asked for the pages: its
+ * lock, its descriptor pool's and the page faults behind them are then
+ * waited for by this thread alone, not by every thread that wants an
+ * object of this class (with many threads per CPU, a thread preempted
+ * there held up the class). */
 static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
     if (c->stash) {
         struct frg_span *s = stash_pop(c);
@@ -267,7 +260,9 @@ static struct frg_span *new_slab(struct frg_central *c, unsigned cls) {
         return s;
     }
     frg_unlock(&c->lock);
-    struct frg_span *s = slab_pages(cls);
+    bool zeroed;
+    struct frg_span *s =
+        frg_pageheap_alloc(frg_classes[cls].slab_pages, 1, FRG_SPAN_SLAB, cls, &zeroed);
     frg_lock(&c->lock);
     if (!s)
         return NULL;
