@@ -26,17 +26,24 @@ static size_t high_pages; /* most in use since the last burst ended */
 static size_t last_pages; /* in use as the last pass ended */
 static bool looked;       /* a pass ended before this one */
 
+/* Pages in use now, with the page heap's high point since the last look
+ * folded into high_pages. */
+static size_t look(void) {
+    size_t high, used = frg_pageheap_used_pages(&high);
+    if (high > high_pages)
+        high_pages = high;
+    return used;
+}
+
 /* Ended: in use fell to half or less of its high point since the last
  * burst, by BURST_MIN_PAGES at least, and the program moved it by less
  * than a sixteenth of that fall since the last pass ended (what a pass
  * gives back itself is not the program's doing). */
 bool frg_burst_ended(void) {
-    size_t high, used = frg_pageheap_used_pages(&high);
-    if (high > high_pages)
-        high_pages = high;
+    size_t used = look();
     if (!looked)
         return false;
-    size_t fall = high_pages - used; /* high_pages >= high >= used */
+    size_t fall = high_pages - used; /* high_pages >= the heap's high >= used */
     if (fall < BURST_MIN_PAGES || fall < high_pages / 2)
         return false;
     size_t moved = last_pages > used ? last_pages - used : used - last_pages;
@@ -44,11 +51,8 @@ bool frg_burst_ended(void) {
 }
 
 void frg_burst_pass_end(bool ended) {
-    size_t high;
-    last_pages = frg_pageheap_used_pages(&high);
+    last_pages = look();
     looked = true;
     if (ended)
         high_pages = last_pages; /* the next burst starts from here */
-    else if (high > high_pages)
-        high_pages = high;
 }
