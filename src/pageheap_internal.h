@@ -24,7 +24,7 @@ struct frg_heap_state {
     size_t purging_pages; /* detached for madvise right now */
     size_t used_high;     /* most used_pages since the purger last looked */
     size_t boost_pages;   /* budget added because eager purges were refaulted */
-    uint64_t last_eager_ns; /* when free() last purged over-budget pages */
+    uint64_t last_eager_ns; /* when free() or a round's end last purged over-budget pages */
     uint32_t decay_pass;    /* decay passes so far (a chunk's gen_pass) */
 } FRG_ALIGNED(FRG_CACHELINE); /* lines of its own (design.md, "Data layout") */
 FRG_HIDDEN extern struct frg_heap_state frg_heap;

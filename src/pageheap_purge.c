@@ -228,6 +228,13 @@ static size_t purge_locked(uint64_t generation_before_ns, bool keep_boost) {
     frg_lock(&frg_heap.lock);
     size_t keep = keep_boost ? frg_heap.boost_pages : 0;
     size_t bytes = purge_batches(keep, generation_before_ns, frg_os_now_ns());
+    /* The end of a round of frees purges what the boost does not cover.
+     * Pages taken afresh soon after were purged in vain, as after an
+     * eager purge, and grow the boost: otherwise a boost that fell short
+     * once (a round that refaulted part of its pages after decay_ms) would
+     * stay short, and that part would be purged and refaulted every round. */
+    if (keep_boost && bytes)
+        frg_heap.last_eager_ns = frg_os_now_ns();
     if (!keep_boost) {
         /* Pages sat unused for a whole decay period: the program stopped
          * reusing them, so the boost shrinks (a full purge drops it). */

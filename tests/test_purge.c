@@ -14,9 +14,11 @@
  *    (mostly large runs) every 300 ms, less than decay_ms, is not purged
  *    at every round: each end of a round is seen as the end of a burst,
  *    but the boost of the dirty budget it earned stays resident (the
- *    stash's slabs too), so at most two rounds' worth of pages are purged
- *    in eight (one measured; eight when a burst's end dropped the boost,
- *    two and a third when it purged the stash whole);
+ *    stash's slabs too), so at most one and a half rounds' worth of pages
+ *    are purged in eight (one measured; eight when a burst's end dropped
+ *    the boost, two and a third when it purged the stash whole, 1.6 when
+ *    a boost that fell short once stayed short: a first rebuild slower
+ *    than decay_ms - 300 ms left 4 MiB to purge and refault every round);
  *  - trim: with the purger off and a dirty budget large enough to keep
  *    everything, malloc_trim(0) returns 1 and RSS drops at once; a second
  *    trim returns 0;
@@ -231,8 +233,10 @@ static void burst_rounds(void) {
     enum { ROUNDS = 8 };
     uint64_t purged0 = frg_os_counters.purged_bytes;
     long round_kib = 0;
+    uint64_t busy_ns = 0; /* the longest build and free of a round */
     for (int r = 0; r < ROUNDS; r++) {
         long before = tu_rss_kib();
+        uint64_t t0 = frg_os_now_ns();
         size_t n;
         void **objs = build(48 * MIB, &n);
         long grown = tu_rss_kib() - before;
@@ -241,17 +245,21 @@ static void burst_rounds(void) {
         for (size_t i = 0; i < n; i++)
             frg_free(objs[i]);
         frg_free(objs);
+        uint64_t t = frg_os_now_ns() - t0;
+        busy_ns = t > busy_ns ? t : busy_ns;
         sleep_ms(300);
     }
     struct frg_stats st;
     frg_stats_collect(&st);
     long purged_kib = (long)((frg_os_counters.purged_bytes - purged0) >> 10);
-    printf("%d rounds of ~%ld KiB, 300 ms apart: %llu bursts seen, %ld KiB purged\n", ROUNDS,
-           round_kib, (unsigned long long)st.purge_bursts, purged_kib);
+    printf("%d rounds of ~%ld KiB, 300 ms apart (build and free: at most %llu ms): %llu bursts "
+           "seen, %ld KiB purged\n", ROUNDS, round_kib, (unsigned long long)(busy_ns / 1000000),
+           (unsigned long long)st.purge_bursts, purged_kib);
     if (st.purge_bursts == 0)
         TU_FAIL("no end of a round was seen as the end of a burst\n");
-    if (purged_kib > 2 * round_kib)
-        TU_FAIL("%ld KiB purged, more than two rounds (%ld KiB each)\n", purged_kib, round_kib);
+    if (purged_kib > 3 * round_kib / 2)
+        TU_FAIL("%ld KiB purged, more than one and a half rounds (%ld KiB each)\n", purged_kib,
+                round_kib);
     TU_PASS();
 }
 
