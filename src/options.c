@@ -85,6 +85,8 @@ static bool parse_value(const struct frg_option_desc *d, const char *v, size_t n
         return false;
     case FRG_OPT_SIZE:
     case FRG_OPT_UINT:
+        if (d->def == FRG_OPT_AUTO && eq(v, n, "auto"))
+            return (*out = FRG_OPT_AUTO), true;
         return parse_uint(v, n, d->type == FRG_OPT_SIZE, out) && *out >= d->min &&
                *out <= d->max;
     case FRG_OPT_ENUM: {

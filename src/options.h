@@ -16,6 +16,10 @@
 
 enum frg_opt_type { FRG_OPT_BOOL, FRG_OPT_SIZE, FRG_OPT_UINT, FRG_OPT_ENUM };
 
+/* The default of a number option whose value is worked out at start-up
+ * (the value "auto"); the module that owns the option replaces it. */
+#define FRG_OPT_AUTO UINT64_MAX
+
 enum { FRG_MISUSE_ABORT, FRG_MISUSE_REPORT };
 enum { FRG_PURGE_DONTNEED, FRG_PURGE_FREE };
 enum { FRG_ORDER_FULLEST, FRG_ORDER_ADDRESS };
@@ -60,8 +64,8 @@ enum { FRG_FENCE_OPT_AUTO, FRG_FENCE_OPT_MIGRATE };
       "register frgmalloc's own rseq area where glibc has none: auto = libfrgmalloc.so on glibc before 2.35; always = also libfrgmalloc.a (which then pins its module, see api.md) and with glibc.pthread.rseq=0") \
     X(rseq_fence, FRG_OPT_ENUM, rseq_fence, FRG_FENCE_OPT_AUTO, 0, 1, "auto|migrate",       \
       "how a drain waits out another CPU's rseq sequences: auto = membarrier (Linux 5.10; lease or lock mode without it); migrate = move the draining thread onto that CPU (for older kernels; see design.md)") \
-    X(cache_max, FRG_OPT_SIZE, cache_max, 2u << 20, 0, 64u << 20, NULL,                 \
-      "bytes of free objects each CPU's cache may hold")                                \
+    X(cache_max, FRG_OPT_SIZE, cache_max, FRG_OPT_AUTO, 0, 64u << 20, NULL,             \
+      "bytes of free objects each CPU's cache may hold; auto = 32 MiB shared by the caches (one a CPU, and one a lease in lease mode), 2 - 16 MiB each; opt.cache_max reads the value chosen") \
     X(transfer_max, FRG_OPT_SIZE, transfer_max, 4u << 20, 0, 1u << 30, NULL,            \
       "bytes of free objects the transfer cache between CPU caches and slabs may hold " \
       "(objects of one-object slabs also within the dirty budget)")                      \

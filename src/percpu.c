@@ -1,11 +1,11 @@
 /*
- * percpu.c - the caches' modes, capacity balancing and slow paths.
+ * percpu.c - the caches' capacity balancing and slow paths.
  *
- * Owns: the mode choice (frg_fastpath's cache_mode, regions and, for
- * glibc's rseq area, rseq_off), the regions' layout (which slots a class uses)
- * and the capacities within them, struct cache_state, and the refills and
- * flushes of all three modes (rseq, lease, lock).  Draining and
- * statistics are percpu_drain.c's.
+ * Owns: the capacities within the regions (each class's `end`, and the
+ * byte counts of struct cache_state), and the refills and flushes of all
+ * three modes (rseq, lease, lock).  The mode, the budget and the layout
+ * are set up by percpu_init.c; draining and statistics are
+ * percpu_drain.c's.
  * Locking (percpu_internal.h): caches[i].lock (rank CPU) serialises every
  * change of cache i's capacities (`end`); in lock mode it also guards
  * every pop and push of a CPU's cache, and in lease mode a holder's slow
@@ -22,193 +22,19 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "central.h"
-#include "cpufence.h"
 #include "init.h"
 #include "large.h"
 #include "lease.h"
 #include "lock.h"
 #include "pageheap.h"
-#include "meta.h"
 #include "options.h"
-#include "os.h"
 #include "purge.h"
-#include "report.h"
 #include "transfer.h"
 #include "vg.h"
-
-struct cache_state *frg_caches;
-unsigned frg_ncpus, frg_ncaches;
-uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
-static uint16_t max_slots[FRG_NCACHE_CLASSES];
-static uint8_t batch[FRG_NCACHE_CLASSES];
-size_t frg_large_capacity_total;
-uint8_t frg_percpu_large_class[FRG_LARGE_MAX / FRG_PAGE + 1];
-
-extern const ptrdiff_t __rseq_offset __attribute__((weak));
-extern const unsigned int __rseq_size __attribute__((weak));
-
-unsigned frg_percpu_ncpus(void) { return frg_ncpus; }
-unsigned frg_percpu_ncaches(void) { return frg_ncaches; }
-
-/* ---- mode selection ---------------------------------------------------- */
-
-/* Whose rseq area the fast paths can use: glibc's if it registered one;
- * otherwise frgmalloc's own, where glibc has no rseq support at all
- * (before 2.35: no __rseq_offset) or option rseq_own:always asks for it.
- * A glibc that supports rseq but was told not to register
- * (glibc.pthread.rseq=0) is obeyed by default: whoever set that may
- * register an area of their own.  The static archive (an SDK's private
- * heap) registers its own only with rseq_own:always: the area lives in
- * the SDK's static TLS, and an SDK that is dlclose'd would leave every
- * thread's registration pointing at TLS the next library is given.  Such
- * an SDK pins itself before it uses rseq (rseq_usable), so that this
- * cannot happen, but stays with glibc's choice by default (the shared
- * library is linked -z nodelete). */
-static int rseq_area_available(void) {
-#if FRG_HAVE_RSEQ
-    bool glibc_knows_rseq = &__rseq_size && &__rseq_offset;
-    if (glibc_knows_rseq && __rseq_size >= 12)
-        return FRG_RSEQ_AREA_GLIBC;
-#ifdef FRG_OVERRIDE_GLIBC
-    bool own_by_default = !glibc_knows_rseq;
-#else
-    bool own_by_default = false;
-#endif
-    if ((own_by_default && frg_opt.rseq_own == FRG_RSEQ_OWN_AUTO) ||
-        frg_opt.rseq_own == FRG_RSEQ_OWN_ALWAYS)
-        return FRG_RSEQ_AREA_OWN;
-#endif
-    return FRG_RSEQ_AREA_NONE;
-}
-
-/* Use rseq if an area is available, drains can fence another CPU
- * (cpufence.c), and the calling thread has the area registered.
- * frgmalloc's own area is registered only after the fence is settled, so
- * that a process left in lock mode keeps no registration of ours. */
-static bool rseq_usable(void) {
-#if FRG_HAVE_RSEQ
-    int area = rseq_area_available();
-    /* A thread's rseq area keeps pointing at the last sequence's
-     * descriptor, inside our module, and the kernel reads it whenever the
-     * thread is preempted: an SDK that links libfrgmalloc.a and is
-     * dlclose'd would get every thread that used it killed with SIGSEGV
-     * (tests/sdk.sh).  So the module must stay loaded (frg_os_pin_module). */
-    if (area != FRG_RSEQ_AREA_NONE && frg_cpu_fence_init(frg_ncpus) && frg_os_pin_module()) {
-        if (area == FRG_RSEQ_AREA_OWN) {
-            if (frg_rseq_own_init())
-                return true;
-        } else {
-            frg_fastpath.rseq_off = (long)__rseq_offset;
-            frg_rseq_area = FRG_RSEQ_AREA_GLIBC;
-            if (frg_rseq_cpu() >= 0)
-                return true; /* else glibc's registration failed for this thread */
-        }
-    }
-#endif
-    frg_rseq_area = FRG_RSEQ_AREA_NONE;
-    return false;
-}
-
-/* Leases a lease mode would have: option `leases`, 0 = two per CPU.
- * One per CPU is too few: a thread that allocated once (main, at
- * start-up) keeps its lease until the purger finds it idle, a tick or
- * more later (scaling, 2 threads on 2 CPUs: 57-64 Mops/s with 2 leases,
- * 75-77 with 4).  More cost memory: each lease holds what its thread
- * freed until it is idle (threads512: RSS growth right after the frees
- * 1.6, 2.4 and 3.9 MiB with 1, 4 and 8 leases). */
-static unsigned lease_count(void) {
-    unsigned n = frg_opt.leases ? frg_opt.leases : 2 * frg_ncpus;
-    return n > FRG_MAX_LEASES ? FRG_MAX_LEASES : n;
-}
-
-/* Caches from .. to - 1 start empty, with no capacity (a region's header
- * page is touched only for caches in use). */
-static void init_caches(unsigned from, unsigned to) {
-    for (unsigned i = from; i < to; i++) {
-        frg_caches[i].lock = (frg_lock_t)FRG_LOCK_INIT(FRG_RANK_CPU);
-        for (unsigned c = 0; c < FRG_NCACHE_CLASSES; c++) {
-            struct frg_cache_hdr *h = frg_cpu_hdr(i, c);
-            h->current = h->begin = h->end = frg_slot_begin[c];
-        }
-    }
-}
-
-int frg_percpu_init(void) {
-    unsigned mode_opt = (unsigned)frg_opt.percpu;
-    if (mode_opt == FRG_PERCPU_OFF)
-        return frg_fastpath.cache_mode = FRG_CACHE_OFF;
-    frg_ncpus = frg_os_possible_cpus();
-    /* room for the leases too, in case lease mode is chosen below */
-    unsigned most = frg_ncpus + lease_count();
-    frg_caches = frg_meta_alloc(sizeof(struct cache_state) * most, FRG_CACHELINE);
-    void *regions = frg_os_reserve((size_t)most << FRG_REGION_SHIFT);
-    if (!frg_caches || !regions) {
-        frg_warn("no memory for per-CPU caches at start-up; running without them");
-        return frg_fastpath.cache_mode = FRG_CACHE_OFF;
-    }
-    frg_fastpath.regions = (uintptr_t)regions;
-
-    unsigned next = FIRST_SLOT;
-    for (unsigned c = 0; c < FRG_NCLASSES; c++) {
-        size_t size = frg_class_size(c);
-        /* No class may take more than 1/32 of the CPU's budget.  A miss
-         * costs the same whatever the object's size, and with 1/8 a few
-         * large classes took the whole budget while busy small ones were
-         * left a handful of slots each (batches 8 B-1 KiB: 11.3 -> 6.8
-         * ns/op, bench/RESULTS.md).  Large objects that do not fit go
-         * through the transfer cache, which is cheap. */
-        size_t slots = frg_opt.cache_max / 32 / size;
-        slots = slots < 2 ? 2 : slots > MAX_SLOTS ? MAX_SLOTS : slots;
-        size_t b = (32u << 10) / size;
-        batch[c] = (uint8_t)(b < 2 ? 2 : b > MAX_BATCH ? MAX_BATCH : b);
-        frg_slot_begin[c] = (uint16_t)next;
-        max_slots[c] = (uint16_t)slots;
-        next += (unsigned)slots;
-    }
-    /* Large classes: up to MAX_LARGE_SLOTS runs each, within
-     * large_cache_max a cache (0: none), growing one run at a time;
-     * fetched and given back one at a time too, except between a class
-     * that is full and its CPU's shard (flush_batch, refill_want). */
-    for (unsigned c = FRG_NCLASSES; c < FRG_NCACHE_CLASSES; c++) {
-        size_t slots = frg_opt.large_cache_max / frg_class_size(c);
-        frg_slot_begin[c] = (uint16_t)next;
-        max_slots[c] = (uint16_t)(slots > MAX_LARGE_SLOTS ? MAX_LARGE_SLOTS : slots);
-        batch[c] = 1;
-        next += max_slots[c];
-    }
-    _Static_assert(FIRST_SLOT + FRG_NCLASSES * MAX_SLOTS + FRG_NLARGE_CLASSES * MAX_LARGE_SLOTS <=
-                   65535, "slot index fits u16");
-    for (size_t n = FRG_LARGE_MIN_PAGES; n <= FRG_LARGE_MAX / FRG_PAGE; n++) {
-        size_t run = frg_large_run_pages(n * FRG_PAGE);
-        if (run * FRG_PAGE <= frg_opt.large_cache_max)
-            frg_percpu_large_class[n] = (uint8_t)(FRG_NCLASSES + frg_large_class_of(run));
-    }
-    init_caches(0, frg_ncpus);
-    frg_ncaches = frg_ncpus;
-    if ((mode_opt == FRG_PERCPU_AUTO || mode_opt == FRG_PERCPU_RSEQ) && rseq_usable())
-        return frg_fastpath.cache_mode = FRG_CACHE_RSEQ;
-    /* Without rseq: leases, unless lock mode was asked for, or in a
-     * build with memcheck client requests (--enable-valgrind), where
-     * every cached object must be handed out through the slow path,
-     * which tells memcheck (frg_cache_alloc_slow). */
-    if (mode_opt != FRG_PERCPU_LOCK && !FRG_VG_ENABLED &&
-        frg_lease_init(frg_ncpus, lease_count())) {
-        if (mode_opt == FRG_PERCPU_RSEQ)
-            frg_warn("percpu:rseq requested but rseq is unavailable; using percpu:lease");
-        init_caches(frg_ncpus, frg_ncpus + frg_lease_count());
-        frg_ncaches = frg_ncpus + frg_lease_count();
-        return frg_fastpath.cache_mode = FRG_CACHE_LEASE;
-    }
-    if (mode_opt == FRG_PERCPU_RSEQ || mode_opt == FRG_PERCPU_LEASE)
-        frg_warn("percpu:%s requested but it is unavailable; using percpu:lock",
-                 mode_opt == FRG_PERCPU_RSEQ ? "rseq" : "lease");
-    return frg_fastpath.cache_mode = FRG_CACHE_LOCK;
-}
 
 /* ---- helpers shared by the modes ---------------------------------------- */
 
@@ -283,11 +109,11 @@ FRG_INLINE size_t capacity_budget(unsigned cls) {
 FRG_INLINE void grow_capacity(unsigned cpu, unsigned cls, bool locked) {
     struct cache_state *st = &frg_caches[cpu];
     const struct frg_cache_hdr *h = frg_cpu_hdr(cpu, cls);
-    if (load16(&h->end) - load16(&h->begin) >= max_slots[cls])
+    if (load16(&h->end) - load16(&h->begin) >= frg_max_slots[cls])
         return; /* already as large as it may be (or stopped) */
     size_t budget = capacity_budget(cls);
     if (__atomic_load_n(frg_capacity_of(st, cls), __ATOMIC_RELAXED) +
-            batch[cls] * frg_class_size(cls) > budget) {
+            frg_batch[cls] * frg_class_size(cls) > budget) {
         /* a racy count is fine: it only spaces out the turns */
         unsigned tick = __atomic_load_n(&st->steal_tick, __ATOMIC_RELAXED) + 1;
         __atomic_store_n(&st->steal_tick, tick, __ATOMIC_RELAXED);
@@ -305,11 +131,11 @@ static FRG_NOINLINE void grow_capacity_now(unsigned cpu, unsigned cls, bool lock
     if (!locked && !frg_trylock(&st->lock))
         return; /* someone is busy with this CPU: skip growing this time */
     unsigned begin = load16(&h->begin), end = load16(&h->end);
-    if (begin != FRG_STOPPED_BEGIN && end - begin < max_slots[cls]) {
+    if (begin != FRG_STOPPED_BEGIN && end - begin < frg_max_slots[cls]) {
         size_t size = frg_class_size(cls);
-        unsigned want = batch[cls];
-        if (want > max_slots[cls] - (end - begin))
-            want = max_slots[cls] - (end - begin);
+        unsigned want = frg_batch[cls];
+        if (want > frg_max_slots[cls] - (end - begin))
+            want = frg_max_slots[cls] - (end - begin);
         size_t need = want * size;
         /* A large class's capacity holds free pages: the dirty budget
          * must have room for it (large.c counts it there); asked first,
@@ -349,7 +175,7 @@ static void grow_on_alloc_miss(unsigned cpu, unsigned cls, bool locked) {
  * own shard, where a full class gave them in one call). */
 _Static_assert(MAX_LARGE_SLOTS + 1 <= MAX_BATCH, "a large refill or flush fits a batch buffer");
 FRG_INLINE unsigned refill_want(unsigned cls, unsigned room) {
-    unsigned most = frg_cache_class_is_large(cls) ? MAX_LARGE_SLOTS + 1u : batch[cls];
+    unsigned most = frg_cache_class_is_large(cls) ? MAX_LARGE_SLOTS + 1u : frg_batch[cls];
     return room + 1 < most ? room + 1 : most;
 }
 
@@ -371,7 +197,7 @@ bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining
  * that did not fit: a batch of small ones, so that the next frees fit.
  * Large runs go one at a time (each is kept whole in large.c's shard, and
  * the cache's runs are the newest), except from a class that holds all
- * the runs it may (max_slots, 8 at the default): there, half of them go
+ * the runs it may (frg_max_slots, 8 at the default): there, half of them go
  * with it, so that a CPU that only frees a class (a consumer) takes the
  * shard's lock once every few frees, not at each, and the CPU that
  * allocates them (the producer) finds them in the shard without meeting
@@ -382,10 +208,10 @@ bool frg_percpu_flush_objects(unsigned c, void **objs, unsigned n, bool draining
  * halving it there cost bigblocks 64-512 KiB at 8 threads 23-31 %. */
 static unsigned flush_batch(unsigned c, unsigned cpu) {
     if (!frg_cache_class_is_large(c))
-        return batch[c];
+        return frg_batch[c];
     const struct frg_cache_hdr *h = frg_cpu_hdr(cpu, c);
-    unsigned half = max_slots[c] / 2u;
-    return half > 1 && (unsigned)(load16(&h->end) - load16(&h->begin)) >= max_slots[c] ? half - 1 : 0;
+    unsigned half = frg_max_slots[c] / 2u;
+    return half > 1 && (unsigned)(load16(&h->end) - load16(&h->begin)) >= frg_max_slots[c] ? half - 1 : 0;
 }
 
 /* ---- lock and lease modes -------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
- * percpu_internal.h - what percpu.c (modes, capacity, slow paths) and
- * percpu_drain.c (draining, idle decay, statistics, fork) share; no other
- * file includes it.
+ * percpu_internal.h - what percpu_init.c (mode, budget, layout), percpu.c
+ * (capacity, slow paths) and percpu_drain.c (draining, idle decay,
+ * statistics, fork) share; no other file includes it.
  *
  * A cache index names one region of cached objects: 0 .. ncpus - 1 are
  * the CPUs' caches, ncpus .. ncaches - 1 the leases (lease mode only).
@@ -36,6 +36,10 @@ struct cache_state {
 FRG_HIDDEN extern struct cache_state *frg_caches;
 FRG_HIDDEN extern unsigned frg_ncpus, frg_ncaches;
 FRG_HIDDEN extern uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
+/* Each class's most slots in a cache, and how many objects move at once
+ * between a cache and the transfer cache (percpu_init.c's layout). */
+FRG_HIDDEN extern uint16_t frg_max_slots[FRG_NCACHE_CLASSES];
+FRG_HIDDEN extern uint8_t frg_batch[FRG_NCACHE_CLASSES];
 /* Capacity of the large classes on all caches: counted in the dirty
  * budget with the large runs' other cache (large.c). */
 FRG_HIDDEN extern size_t frg_large_capacity_total;

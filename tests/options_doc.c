@@ -25,9 +25,12 @@ int main(void) {
                     *p = '/';
             break;
         default:
-            snprintf(def, sizeof def, "%llu", (unsigned long long)d->def);
-            snprintf(range, sizeof range, "%llu – %llu", (unsigned long long)d->min,
-                     (unsigned long long)d->max);
+            if (d->def == FRG_OPT_AUTO)
+                snprintf(def, sizeof def, "auto");
+            else
+                snprintf(def, sizeof def, "%llu", (unsigned long long)d->def);
+            snprintf(range, sizeof range, "%s%llu – %llu", d->def == FRG_OPT_AUTO ? "auto, " : "",
+                     (unsigned long long)d->min, (unsigned long long)d->max);
         }
         const char *type = d->type == FRG_OPT_BOOL ? "bool"
                          : d->type == FRG_OPT_SIZE ? "bytes (k/M/G suffix)"

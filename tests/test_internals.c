@@ -40,15 +40,35 @@ static void test_fmt(void) {
 /* Parse in a child so the global options of this process stay untouched;
  * the child reports through its exit code and stderr. */
 static void parse_good(void) {
-    frg_options_parse("dirty_min:8M,decay_ms:250,misuse:report,background:false", "test");
+    frg_options_parse("dirty_min:8M,decay_ms:250,misuse:report,background:false,cache_max:auto",
+                      "test");
     _exit(frg_opt.dirty_min == (8u << 20) && frg_opt.decay_ms == 250 &&
-                  frg_opt.misuse == FRG_MISUSE_REPORT && frg_opt.background == 0
+                  frg_opt.misuse == FRG_MISUSE_REPORT && frg_opt.background == 0 &&
+                  frg_opt.cache_max == FRG_OPT_AUTO
               ? 0 : 1);
 }
+/* "auto" only for an option whose default is auto */
 static void parse_bad(void) {
-    uint64_t before = frg_opt.dirty_min;
-    frg_options_parse("nosuch:1,dirty_min:lots,decay_ms,dirty_ratio:101,,cache_max:2k", "test");
-    _exit(frg_opt.dirty_min == before && frg_opt.cache_max == 2048 ? 0 : 1);
+    uint64_t before = frg_opt.dirty_min, transfer = frg_opt.transfer_max;
+    frg_options_parse("nosuch:1,dirty_min:lots,decay_ms,dirty_ratio:101,,cache_max:2k,"
+                      "transfer_max:auto", "test");
+    _exit(frg_opt.dirty_min == before && frg_opt.cache_max == 2048 &&
+                  frg_opt.transfer_max == transfer
+              ? 0 : 1);
+}
+
+/* cache_max's default, "auto", is worked out at start-up (percpu.c):
+ * 32 MiB shared by the caches, 2 - 16 MiB each; none without caches. */
+static void test_cache_max_auto(void) {
+    const char *conf = getenv("FRGMALLOC_CONF");
+    if (conf && strstr(conf, "cache_max:"))
+        return; /* set by whoever runs the test */
+    frg_free(frg_malloc(1)); /* initialised */
+    unsigned n = frg_percpu_ncaches();
+    size_t want = n == 0 ? 0 : (32u << 20) / n;
+    if (n)
+        want = want < (2u << 20) ? (2u << 20) : want > (16u << 20) ? (16u << 20) : want;
+    CU_ASSERT_EQUAL(frg_opt.cache_max, want);
 }
 
 static void test_options(void) {
@@ -62,11 +82,12 @@ static void test_options(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value 'lots' for option 'dirty_min'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "option 'decay_ms' in test has no ':value'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value '101' for option 'dirty_ratio'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value 'auto' for option 'transfer_max'"));
     /* one line per problem, nothing else */
     int lines = 0;
     for (char *p = err; *p; p++)
         lines += *p == '\n';
-    CU_ASSERT_EQUAL(lines, 4);
+    CU_ASSERT_EQUAL(lines, 5);
 }
 
 static void test_bitmap(void) {
@@ -612,6 +633,7 @@ static void register_tests(void) {
     TU_SUITE(internals);
     TU_TEST(internals, test_fmt);
     TU_TEST(internals, test_options);
+    TU_TEST(internals, test_cache_max_auto);
     TU_TEST(internals, test_bitmap);
     TU_TEST(internals, test_pagemap_foreign);
     TU_TEST(internals, test_pagemap_reservation_flags);
