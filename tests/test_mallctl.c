@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdbool.h>
 
 static uint64_t refresh(void) {
@@ -122,9 +123,19 @@ static void test_purge_lowers_resident(void) {
 
 /* A freed large run is kept in the CPU's cache, handed out again to a
  * request of its class (zeroed for calloc), not to another class, counted
- * as cached and not as allocated, and given back by a purge. */
+ * as cached and not as allocated, and given back by a purge.  The thread
+ * stays on one CPU meanwhile: moved between the free and the malloc, it
+ * would find the other CPU's cache (seen under make -j2 check's load). */
 static void test_large_cache(void) {
     enum { RUN = 128 * 1024 };
+    cpu_set_t was, one;
+    bool pinned = false;
+    int cpu = sched_getcpu();
+    if (cpu >= 0 && sched_getaffinity(0, sizeof was, &was) == 0) {
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+    }
     CU_ASSERT_EQUAL(frg_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
     refresh();
     CU_ASSERT_EQUAL(get_size("stats.large.cached"), 0);
@@ -158,6 +169,8 @@ static void test_large_cache(void) {
     refresh();
     CU_ASSERT_EQUAL(get_size("stats.large.cached"), 0);
     CU_ASSERT_EQUAL(get_size("stats.large.cached_count"), 0);
+    if (pinned)
+        sched_setaffinity(0, sizeof was, &was);
 }
 
 static void test_errors(void) {
