@@ -18,7 +18,9 @@
  *    in eight (one measured; eight when a burst's end dropped the boost,
  *    two and a third when it purged the stash whole; 1.6, and 2.2 to 3.7
  *    under UBSan, when a boost that fell short once stayed short; 1.6
- *    under ASan on a loaded machine, whose rebuilds took 400 ms);
+ *    under ASan on a loaded machine, whose rebuilds took 400 ms); a
+ *    round that takes longer than decay_ms (a heavily loaded machine)
+ *    voids the bound, since its pages then do stay unused that long;
  *  - trim: with the purger off and a dirty budget large enough to keep
  *    everything, malloc_trim(0) returns 1 and RSS drops at once; a second
  *    trim returns 0;
@@ -257,6 +259,16 @@ static void burst_rounds(void) {
            (unsigned long long)st.purge_bursts, purged_kib);
     if (st.purge_bursts == 0)
         TU_FAIL("no end of a round was seen as the end of a burst\n");
+    /* The scenario's premise is a program that takes its freed pages
+     * again within decay_ms; on a machine so loaded that one round's build
+     * and free take longer than that (up to 1,036 ms seen under make -j2
+     * check on a slow virtual machine), pages do stay unused for decay_ms
+     * and are meant to be purged. */
+    if (busy_ns > frg_opt.decay_ms * 1000000ull) {
+        printf("a round took longer than decay_ms (%llu ms): the bound does not apply\n",
+               (unsigned long long)frg_opt.decay_ms);
+        TU_PASS();
+    }
     if (purged_kib > 2 * round_kib)
         TU_FAIL("%ld KiB purged, more than two rounds (%ld KiB each)\n", purged_kib, round_kib);
     TU_PASS();
