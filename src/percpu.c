@@ -36,6 +36,8 @@
 #include "transfer.h"
 #include "vg.h"
 
+size_t frg_large_capacity_total; /* percpu_internal.h */
+
 /* ---- helpers shared by the modes ---------------------------------------- */
 
 unsigned frg_percpu_current_cpu(void) {

@@ -30,7 +30,6 @@ unsigned frg_ncpus, frg_ncaches;
 uint16_t frg_slot_begin[FRG_NCACHE_CLASSES];
 uint16_t frg_max_slots[FRG_NCACHE_CLASSES];
 uint8_t frg_batch[FRG_NCACHE_CLASSES];
-size_t frg_large_capacity_total;
 uint8_t frg_percpu_large_class[FRG_LARGE_MAX / FRG_PAGE + 1];
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
