@@ -65,11 +65,16 @@ static int child_work(char **inherited, int ninherited, int depth) {
 }
 
 static void test_fork_under_load(void) {
+    /* tests/valgrind.sh sets fewer: under memcheck each fork costs seconds
+     * (30 took two minutes), and what memcheck checks in the fork handlers
+     * shows in the first few */
+    const char *env = getenv("FRG_FORK_ROUNDS");
+    int rounds = env ? atoi(env) : 30;
     pthread_t t[6];
     for (int i = 0; i < 6; i++)
         pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)i);
     int failures = 0;
-    for (int f = 0; f < 30; f++) {
+    for (int f = 0; f < rounds; f++) {
         char *inherited[8];
         for (int i = 0; i < 8; i++) {
             inherited[i] = frg_malloc(100 + (size_t)i * 1000);
