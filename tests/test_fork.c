@@ -68,8 +68,7 @@ static void test_fork_under_load(void) {
     /* tests/valgrind.sh sets fewer: under memcheck each fork costs seconds
      * (30 took two minutes), and what memcheck checks in the fork handlers
      * shows in the first few */
-    const char *env = getenv("FRG_FORK_ROUNDS");
-    int rounds = env ? atoi(env) : 30;
+    long rounds = tu_env_long("FRG_FORK_ROUNDS", 30);
     pthread_t t[6];
     for (int i = 0; i < 6; i++)
         pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)i);
@@ -165,8 +164,7 @@ static int purge_child(void) {
 static void test_fork_during_purge(void) {
     /* tests/valgrind.sh sets 0: memcheck runs one thread at a time, so the
      * race cannot happen there and each fork costs seconds */
-    const char *env = getenv("FRG_FORK_PURGE_ROUNDS");
-    int rounds = env ? atoi(env) : 60;
+    long rounds = tu_env_long("FRG_FORK_PURGE_ROUNDS", 60);
     if (rounds <= 0)
         return;
     atomic_store(&stop, 0);

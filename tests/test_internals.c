@@ -57,7 +57,7 @@ static void parse_bad(void) {
               ? 0 : 1);
 }
 
-/* cache_max's default, "auto", is worked out at start-up (percpu.c):
+/* cache_max's default, "auto", is worked out at start-up (percpu_init.c):
  * 32 MiB shared by the caches, 2 - 16 MiB each; none without caches. */
 static void test_cache_max_auto(void) {
     const char *conf = getenv("FRGMALLOC_CONF");

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <sched.h>
 #include <stdbool.h>
 
 static uint64_t refresh(void) {
@@ -128,14 +127,9 @@ static void test_purge_lowers_resident(void) {
  * would find the other CPU's cache (seen under make -j2 check's load). */
 static void test_large_cache(void) {
     enum { RUN = 128 * 1024 };
-    cpu_set_t was, one;
-    bool pinned = false;
+    cpu_set_t was;
     int cpu = sched_getcpu();
-    if (cpu >= 0 && sched_getaffinity(0, sizeof was, &was) == 0) {
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        pinned = sched_setaffinity(0, sizeof one, &one) == 0;
-    }
+    bool pinned = cpu >= 0 && sched_getaffinity(0, sizeof was, &was) == 0 && tu_pin(cpu);
     CU_ASSERT_EQUAL(frg_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
     refresh();
     CU_ASSERT_EQUAL(get_size("stats.large.cached"), 0);

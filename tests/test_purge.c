@@ -118,14 +118,6 @@ static void **build(long bytes, size_t *count) {
     return objs;
 }
 
-/* Run on CPU `cpu` only; false if this process may not (a cpuset). */
-static bool pin(int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0;
-}
-
 /* Run on the first CPU this process may use; returns the CPUs whose
  * caches and shards of the large-run cache it may then fill: 1, or all it
  * may run on if it could not pin itself (the cache has at most 64). */
@@ -135,7 +127,7 @@ static long pin_to_one_cpu(void) {
         return 64;
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
         if (CPU_ISSET(cpu, &set))
-            return pin(cpu) ? 1 : (CPU_COUNT(&set) < 64 ? CPU_COUNT(&set) : 64);
+            return tu_pin(cpu) ? 1 : (CPU_COUNT(&set) < 64 ? CPU_COUNT(&set) : 64);
     return 64;
 }
 
@@ -571,7 +563,7 @@ static bool have_cpus_0_1(void) {
  * any when the dirty budget has no room.  The thread stays on one CPU so
  * that every free lands in one cache and one shard. */
 static void large_cache_bounds(void) {
-    if (!pin(0)) {
+    if (!tu_pin(0)) {
         printf("CPU 0 is not ours (cpuset): skipped\n");
         TU_PASS();
     }
@@ -632,7 +624,7 @@ struct runs_to_free {
 };
 static void *free_runs_pinned_to_1(void *arg) {
     struct runs_to_free *r = arg;
-    pin(1);
+    tu_pin(1);
     for (int i = 0; i < r->n; i++)
         frg_free(r->runs[i]);
     return NULL;
@@ -654,7 +646,7 @@ static void large_cache_steal(void) {
     }
     struct frg_stats st;
     void *steal_runs[3];
-    pin(0);
+    tu_pin(0);
     for (int i = 0; i < 3; i++)
         steal_runs[i] = frg_malloc(512 << 10);
     /* two into CPU 1's cache, the last into its shard */
@@ -681,7 +673,7 @@ static void large_cache_steal(void) {
  * Giving one run at a time would leave 8 and 1; taking one at a time
  * would count the shard hits 1, 2, 3, 4. */
 static void large_cache_half(void) {
-    if (frg_percpu_ncpus() == 0 || !pin(0) || (!frg_opt.dirty_min && !frg_opt.dirty_ratio)) {
+    if (frg_percpu_ncpus() == 0 || !tu_pin(0) || (!frg_opt.dirty_min && !frg_opt.dirty_ratio)) {
         printf("no CPU caches, no dirty budget, or CPU 0 is not ours: skipped\n");
         TU_PASS();
     }
@@ -730,7 +722,7 @@ static void large_cache_steal_more(void) {
         TU_PASS();
     }
     size_t size = 104 << 10; /* 26 pages: 8 slots within 1 MiB */
-    pin(0);
+    tu_pin(0);
     void *more_runs[9];
     for (int i = 0; i < 9; i++)
         more_runs[i] = frg_malloc(size);

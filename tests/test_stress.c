@@ -125,12 +125,8 @@ static void *trimmer(void *arg) {
 }
 
 static void test_stress(void) {
-    int nthreads = 24;
-    const char *e = getenv("FRG_STRESS_THREADS");
-    if (e)
-        nthreads = atoi(e);
-    if ((e = getenv("FRG_STRESS_OPS")))
-        ops_per_thread = atol(e);
+    int nthreads = (int)tu_env_long("FRG_STRESS_THREADS", 24);
+    ops_per_thread = tu_env_long("FRG_STRESS_OPS", ops_per_thread);
     frg_malloc_trim(0);
     struct frg_stats before;
     frg_stats_collect(&before);

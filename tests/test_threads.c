@@ -260,19 +260,12 @@ static void test_own_rseq_area(void) {
 static atomic_int race_stop;
 static atomic_long race_dups, race_rounds;
 
-static bool pin_to(int cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    return sched_setaffinity(0, sizeof s, &s) == 0 && sched_getcpu() == cpu;
-}
-
 /* On CPU 1: take 8 objects from the cache, check that none is handed out
  * twice, give them back; over and over.  A drain that moved an object
  * while a sequence here was popping it would hand it out twice. */
 static void *cache_user(void *arg) {
     (void)arg;
-    if (!pin_to(1))
+    if (!tu_pin(1))
         return (void *)1;
     while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
         void *p[8];
@@ -306,7 +299,7 @@ static void test_drain_races_fast_path(void) {
     frg_lease_stats(&before);
     cpu_set_t saved;
     if (sched_getaffinity(0, sizeof saved, &saved) != 0 || !CPU_ISSET(0, &saved) ||
-        !CPU_ISSET(1, &saved) || !pin_to(0))
+        !CPU_ISSET(1, &saved) || !tu_pin(0))
         return; /* CPUs 0 and 1 are not both ours to use */
     atomic_store(&race_stop, 0);
     atomic_store(&race_dups, 0);

@@ -14,6 +14,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -107,6 +108,23 @@ static inline long tu_rss_kib(void) {
     kib -= tu_asan_shadow_kib();
 #endif
     return kib;
+}
+
+/* The environment variable `name` as a number, or `def` if it is unset
+ * (tests shortened under valgrind and sanitizers read their counts so). */
+static inline long tu_env_long(const char *name, long def) {
+    const char *v = getenv(name);
+    return v ? atol(v) : def;
+}
+
+/* Run on CPU `cpu` only, and be there; false if this process may not (a
+ * cpuset without it).  Callers that must give the CPUs back save their
+ * affinity first (sched_getaffinity). */
+static inline bool tu_pin(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0 && sched_getcpu() == cpu;
 }
 
 /* Fill and check a recognisable pattern (position and salt; not the
